@@ -1,0 +1,260 @@
+#include "shared/filter_trie.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace certguard {
+
+// The levels still to be consumed. `rest` is everything after the current level; `done` is set
+// once the last level has been consumed (a topic "a/" has two levels: "a" and "").
+struct FilterTrie::Levels {
+  std::string_view level;
+  std::string_view rest;
+  bool done = false;
+  bool first = true;  // the first level, where the `$` rule applies
+
+  static Levels Of(std::string_view text) {
+    Levels l;
+    l.rest = text;
+    l.Advance();
+    l.first = true;
+    return l;
+  }
+  // Moves to the next level; sets `done` when there is none.
+  void Advance() {
+    first = false;
+    if (rest.data() == nullptr) {
+      done = true;
+      return;
+    }
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      level = rest;
+      rest = std::string_view();  // data() == nullptr marks "no more levels"
+    } else {
+      level = rest.substr(0, slash);
+      rest = rest.substr(slash + 1);
+      if (rest.data() == nullptr) rest = std::string_view("", 0);
+    }
+  }
+  Levels Next() const {
+    Levels n = *this;
+    n.Advance();
+    return n;
+  }
+  bool LevelIsDollar() const { return first && !level.empty() && level.front() == '$'; }
+};
+
+FilterTrie::FilterTrie() { nodes_.emplace_back(); }
+
+uint32_t FilterTrie::AddNode() {
+  nodes_.emplace_back();
+  return static_cast<uint32_t>(nodes_.size() - 1);
+}
+
+void FilterTrie::Insert(const TopicPattern& pattern, RuleIndex rule) {
+  assert(!frozen_);
+  uint32_t node = 0;
+  for (const TopicLevelPattern& level : pattern.levels()) {
+    switch (level.kind()) {
+      case TopicLevelPattern::Kind::kMultiWildcard:
+        if (nodes_[node].multi_wildcard == kNoRule) nodes_[node].multi_wildcard = rule;
+        return;  // '#' is always the last level
+      case TopicLevelPattern::Kind::kSingleWildcard:
+        if (nodes_[node].single_wildcard == kNoNode) {
+          const uint32_t child = AddNode();
+          nodes_[node].single_wildcard = child;
+        }
+        node = nodes_[node].single_wildcard;
+        break;
+      case TopicLevelPattern::Kind::kLiteral: {
+        auto& literals = nodes_[node].literals;
+        auto it = std::find_if(literals.begin(), literals.end(),
+                               [&](const auto& edge) { return edge.first == level.text(); });
+        if (it == literals.end()) {
+          const uint32_t child = AddNode();
+          nodes_[node].literals.emplace_back(level.text(), child);
+          node = child;
+        } else {
+          node = it->second;
+        }
+        break;
+      }
+      case TopicLevelPattern::Kind::kTemplate: {
+        auto& templates = nodes_[node].templates;
+        auto it = std::find_if(templates.begin(), templates.end(),
+                               [&](const auto& edge) { return edge.pattern == level; });
+        if (it == templates.end()) {
+          const uint32_t child = AddNode();
+          nodes_[node].templates.push_back({level, child});
+          node = child;
+        } else {
+          node = it->child;
+        }
+        break;
+      }
+    }
+  }
+  if (nodes_[node].rule_ending_here == kNoRule) nodes_[node].rule_ending_here = rule;
+}
+
+void FilterTrie::Freeze() {
+  for (Node& node : nodes_) {
+    std::sort(node.literals.begin(), node.literals.end());
+    node.literals.shrink_to_fit();
+    node.templates.shrink_to_fit();
+  }
+  nodes_.shrink_to_fit();
+  frozen_ = true;
+}
+
+uint32_t FilterTrie::LiteralChild(const Node& node, std::string_view level) const {
+  const auto& literals = node.literals;
+  if (literals.size() <= 8) {  // a short scan beats binary search on the common small fan-out
+    for (const auto& edge : literals) {
+      if (edge.first == level) return edge.second;
+    }
+    return kNoNode;
+  }
+  auto it = std::lower_bound(literals.begin(), literals.end(), level,
+                             [](const auto& edge, std::string_view l) { return edge.first < l; });
+  return (it != literals.end() && it->first == level) ? it->second : kNoNode;
+}
+
+FilterTrie::RuleIndex FilterTrie::FindMatchingTopic(std::string_view topic,
+                                                    const PlaceholderValues& values) const {
+  assert(frozen_);
+  return MatchTopic(0, Levels::Of(topic), values);
+}
+
+FilterTrie::RuleIndex FilterTrie::FindContainingFilter(std::string_view filter,
+                                                       const PlaceholderValues& values) const {
+  assert(frozen_);
+  return MatchContaining(0, Levels::Of(filter), values);
+}
+
+FilterTrie::RuleIndex FilterTrie::FindOverlappingFilter(std::string_view filter,
+                                                        const PlaceholderValues& values) const {
+  assert(frozen_);
+  return MatchOverlapping(0, Levels::Of(filter), values);
+}
+
+// The recursion depth is bounded by the trie's depth (the longest policy filter), not by the
+// topic: a walk stops where the trie has no edge for the next level.
+FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, Levels levels,
+                                             const PlaceholderValues& values) const {
+  const Node& node = nodes_[index];
+  if (levels.done) {
+    // `a/#` also matches `a`.
+    return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
+  }
+  const bool dollar = levels.LevelIsDollar();
+  if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
+  const Levels next = levels.Next();
+  if (const uint32_t child = LiteralChild(node, levels.level); child != kNoNode) {
+    if (RuleIndex r = MatchTopic(child, next, values); r != kNoRule) return r;
+  }
+  for (const TemplateEdge& edge : node.templates) {
+    if (edge.pattern.MatchesLevel(levels.level, values)) {
+      if (RuleIndex r = MatchTopic(edge.child, next, values); r != kNoRule) return r;
+    }
+  }
+  if (node.single_wildcard != kNoNode && !dollar) {
+    return MatchTopic(node.single_wildcard, next, values);
+  }
+  return kNoRule;
+}
+
+FilterTrie::RuleIndex FilterTrie::MatchContaining(uint32_t index, Levels levels,
+                                                  const PlaceholderValues& values) const {
+  const Node& node = nodes_[index];
+  if (levels.done) {
+    return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
+  }
+  // A trie '#' here contains whatever follows, unless the `$` rule keeps a literal `$` first
+  // level out of it. A wildcard first level in the filter already excludes `$` topics.
+  if (node.multi_wildcard != kNoRule && !levels.LevelIsDollar()) return node.multi_wildcard;
+  if (levels.level == "#") return kNoRule;  // only a '#' contains a '#'
+  const Levels next = levels.Next();
+  if (levels.level == "+") {
+    // Only a '+' contains a '+': literals and templates each match one value.
+    return node.single_wildcard != kNoNode ? MatchContaining(node.single_wildcard, next, values)
+                                           : kNoRule;
+  }
+  if (const uint32_t child = LiteralChild(node, levels.level); child != kNoNode) {
+    if (RuleIndex r = MatchContaining(child, next, values); r != kNoRule) return r;
+  }
+  for (const TemplateEdge& edge : node.templates) {
+    if (edge.pattern.MatchesLevel(levels.level, values)) {
+      if (RuleIndex r = MatchContaining(edge.child, next, values); r != kNoRule) return r;
+    }
+  }
+  if (node.single_wildcard != kNoNode && !levels.LevelIsDollar()) {
+    return MatchContaining(node.single_wildcard, next, values);
+  }
+  return kNoRule;
+}
+
+FilterTrie::RuleIndex FilterTrie::AnyRuleBelow(uint32_t index, bool skip_dollar,
+                                               const PlaceholderValues& values) const {
+  // Every node exists because some filter passes through it, so any edge leads to a rule. Only
+  // `$` edges at the first level can be out of reach of a wildcard.
+  const Node& node = nodes_[index];
+  if (node.rule_ending_here != kNoRule) return node.rule_ending_here;
+  if (node.multi_wildcard != kNoRule) return node.multi_wildcard;
+  const auto first_rule = [&](uint32_t child) { return AnyRuleBelow(child, false, values); };
+  if (node.single_wildcard != kNoNode) return first_rule(node.single_wildcard);
+  for (const auto& edge : node.literals) {
+    if (!skip_dollar || edge.first.empty() || edge.first.front() != '$') {
+      return first_rule(edge.second);
+    }
+  }
+  for (const TemplateEdge& edge : node.templates) {
+    if (!skip_dollar || !edge.pattern.StartsWithDollar(values)) return first_rule(edge.child);
+  }
+  return kNoRule;
+}
+
+FilterTrie::RuleIndex FilterTrie::MatchOverlapping(uint32_t index, Levels levels,
+                                                   const PlaceholderValues& values) const {
+  const Node& node = nodes_[index];
+  if (levels.done) {
+    return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
+  }
+  const std::string_view level = levels.level;
+  if (level == "#") {
+    // The filter matches this node's own topic and everything below it.
+    return AnyRuleBelow(index, levels.first, values);
+  }
+  const bool wildcard_level = level == "+";
+  // A trie '#' here overlaps anything at this level, except a literal `$` first level.
+  if (node.multi_wildcard != kNoRule && !levels.LevelIsDollar()) return node.multi_wildcard;
+  const Levels next = levels.Next();
+  if (node.single_wildcard != kNoNode && !levels.LevelIsDollar()) {
+    if (RuleIndex r = MatchOverlapping(node.single_wildcard, next, values); r != kNoRule) return r;
+  }
+  if (!wildcard_level) {
+    if (const uint32_t child = LiteralChild(node, level); child != kNoNode) {
+      if (RuleIndex r = MatchOverlapping(child, next, values); r != kNoRule) return r;
+    }
+    for (const TemplateEdge& edge : node.templates) {
+      if (edge.pattern.MatchesLevel(level, values)) {
+        if (RuleIndex r = MatchOverlapping(edge.child, next, values); r != kNoRule) return r;
+      }
+    }
+    return kNoRule;
+  }
+  // A '+' in the filter meets every literal and template edge: this is the one walk whose cost
+  // grows with the fan-out of a node (see README, "Limits").
+  for (const auto& edge : node.literals) {
+    if (levels.first && !edge.first.empty() && edge.first.front() == '$') continue;
+    if (RuleIndex r = MatchOverlapping(edge.second, next, values); r != kNoRule) return r;
+  }
+  for (const TemplateEdge& edge : node.templates) {
+    if (levels.first && edge.pattern.StartsWithDollar(values)) continue;
+    if (RuleIndex r = MatchOverlapping(edge.child, next, values); r != kNoRule) return r;
+  }
+  return kNoRule;
+}
+
+}  // namespace certguard

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shared/placeholder.h"
+#include "shared/topic_template.h"
+
+namespace certguard {
+
+// The topic filters of one kind of rule (say, "allow publish") for one principal, compiled into
+// a trie keyed by topic level. A lookup walks the topic or filter level by level, so its cost
+// depends on the number of levels, not on how many rules the trie holds. Placeholder levels are
+// compared against the device's values during the walk: one trie serves every device.
+class FilterTrie {
+ public:
+  using RuleIndex = uint32_t;
+  static constexpr RuleIndex kNoRule = UINT32_MAX;
+
+  // Adds `pattern`; `rule` is what lookups report when this pattern decides. The first rule
+  // added for an identical pattern is kept.
+  void Insert(const TopicPattern& pattern, RuleIndex rule);
+  // Sorts literal edges for binary search; call once after the last Insert.
+  void Freeze();
+
+  bool empty() const { return nodes_.size() <= 1 && !HasRule(nodes_.front()); }
+
+  // A rule whose filter matches the topic name `topic`, or kNoRule.
+  RuleIndex FindMatchingTopic(std::string_view topic, const PlaceholderValues& values) const;
+  // A rule whose filter contains every topic that `filter` matches, or kNoRule.
+  RuleIndex FindContainingFilter(std::string_view filter, const PlaceholderValues& values) const;
+  // A rule whose filter matches some topic that `filter` matches too, or kNoRule.
+  RuleIndex FindOverlappingFilter(std::string_view filter, const PlaceholderValues& values) const;
+
+  FilterTrie();
+
+ private:
+  static constexpr uint32_t kNoNode = UINT32_MAX;
+  struct TemplateEdge {
+    TopicLevelPattern pattern;
+    uint32_t child;
+  };
+  struct Node {
+    std::vector<std::pair<std::string, uint32_t>> literals;  // sorted by level after Freeze
+    std::vector<TemplateEdge> templates;
+    uint32_t single_wildcard = kNoNode;
+    RuleIndex rule_ending_here = kNoRule;  // a filter that ends at this node
+    RuleIndex multi_wildcard = kNoRule;    // a filter whose next (last) level is '#'
+  };
+  static bool HasRule(const Node& node) {
+    return node.rule_ending_here != kNoRule || node.multi_wildcard != kNoRule;
+  }
+  uint32_t LiteralChild(const Node& node, std::string_view level) const;
+  uint32_t AddNode();
+
+  // A cursor over the levels of a topic or filter, so lookups never allocate.
+  struct Levels;
+  RuleIndex MatchTopic(uint32_t node, Levels levels, const PlaceholderValues& values) const;
+  RuleIndex MatchContaining(uint32_t node, Levels levels, const PlaceholderValues& values) const;
+  RuleIndex MatchOverlapping(uint32_t node, Levels levels, const PlaceholderValues& values) const;
+  RuleIndex AnyRuleBelow(uint32_t node, bool skip_dollar, const PlaceholderValues& values) const;
+
+  std::vector<Node> nodes_;
+  bool frozen_ = false;
+};
+
+}  // namespace certguard

@@ -1,0 +1,176 @@
+#include "shared/policy_snapshot.h"
+
+#include <sys/stat.h>
+
+namespace certguard {
+namespace {
+
+// Device-supplied text in a log line: printable ASCII kept, the rest escaped, and truncated, so a
+// hostile CN can neither forge log lines nor flood them.
+std::string Printable(std::string_view text) {
+  static constexpr size_t kMax = 80;
+  std::string out;
+  for (size_t i = 0; i < text.size() && out.size() < kMax; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\' && c != '"') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (out.size() >= kMax) out += "...(" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
+
+}  // namespace
+
+FileStamp FileStamp::Of(const std::string& path) {
+  FileStamp stamp;
+  stamp.path = path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return stamp;
+  stamp.exists = true;
+  stamp.device = st.st_dev;
+  stamp.inode = st.st_ino;
+  stamp.size = st.st_size;
+  stamp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  stamp.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return stamp;
+}
+
+bool PolicySnapshot::SourcesChanged() const {
+  for (const FileStamp& stamp : sources_) {
+    if (!(FileStamp::Of(stamp.path) == stamp)) return true;
+  }
+  return false;
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::string& policy_path) {
+  auto snapshot = std::make_shared<PolicySnapshot>();
+  // Each file is stamped before it is read: a write that lands during the read changes the
+  // stamp, so the next check reloads rather than keeping a half-read file for good.
+  snapshot->sources_.push_back(FileStamp::Of(policy_path));
+  auto policy = Policy::Load(policy_path);
+  if (!policy) return policy.error();
+  const Policy& p = **policy;
+
+  if (!p.ca_path.empty()) {
+    snapshot->sources_.push_back(FileStamp::Of(p.ca_path));
+    auto cas = LoadCertificateBundle(p.ca_path);
+    if (!cas) {
+      return Error{p.ca_location.file + ":" + std::to_string(p.ca_location.line) + ":" +
+                   std::to_string(p.ca_location.column) + ": `ca`: " + cas.error().message};
+    }
+    snapshot->cas_ = std::move(cas.value());
+  }
+  if (!p.crl_paths.empty()) {
+    for (const auto& path : p.crl_paths) snapshot->sources_.push_back(FileStamp::Of(path));
+    auto crls = CrlSet::Load(p.crl_paths, p.crl_paths, snapshot->cas_);
+    if (!crls) return crls.error();
+    snapshot->crls_ = std::move(crls.value());
+  }
+  if (!p.denylist_path.empty()) {
+    snapshot->sources_.push_back(FileStamp::Of(p.denylist_path));
+    auto denylist = Denylist::Load(p.denylist_path, p.denylist_path);
+    if (!denylist) return denylist.error();
+    snapshot->denylist_ = std::move(denylist.value());
+  }
+  snapshot->policy_ = std::move(policy).value();
+  return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+}
+
+Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
+                                         int64_t now) const {
+  if (cert.has_full_certificate) {
+    if (now < cert.not_before) {
+      return Decision::Deny(Reason::kCertificateNotYetValid,
+                            "notBefore is " + std::to_string(cert.not_before - now) + "s ahead");
+    }
+    if (now > cert.not_after) {
+      return Decision::Deny(Reason::kCertificateExpired,
+                            "notAfter was " + std::to_string(now - cert.not_after) + "s ago");
+    }
+  }
+  RevocationStatus status = denylist_.Check(cert, device_id);
+  if (!status.revoked() && !crls_.empty()) status = crls_.Check(cert, now, policy_->stale_crl);
+  if (status.revoked()) {
+    if (status.kind == RevocationStatus::Kind::kNeedsFullCertificate) {
+      return Decision::Deny(Reason::kNeedsFullCertificate, status.detail);
+    }
+    return Decision::Deny(Reason::kRevoked, status.detail);
+  }
+  return Decision::Allow(Reason::kConnectAllowed);
+}
+
+Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::string_view client_id,
+                                          int64_t now, DeviceSession* session) const {
+  if (cert == nullptr) return Decision::Deny(Reason::kNoCertificate);
+  const Policy& p = *policy_;
+
+  if (!cert->has_full_certificate) {
+    // Never decide on less than the policy asks for: a check we cannot make is a refusal.
+    std::string needs;
+    const auto need = [&](const std::string& what) { needs += (needs.empty() ? "" : ", ") + what; };
+    for (const auto& step : p.identity.steps()) {
+      if (NeedsFullCertificate(step.source)) {
+        need("identity source " + std::string(IdentitySourceName(step.source)));
+      }
+    }
+    if (p.require_issuer) need("require_issuer");
+    if (!crls_.empty()) need("CRLs");
+    if (denylist_.has_certificate_entries()) need("serial/sha256 denylist entries");
+    if (!needs.empty()) return Decision::Deny(Reason::kNeedsFullCertificate, needs);
+  }
+
+  std::string tried;
+  const std::optional<std::string> id = p.identity.Resolve(*cert, &tried);
+  if (!id) return Decision::Deny(Reason::kNoIdentity, "tried " + tried);
+  if (auto why = WhyNotSubstitutable(*id)) {
+    return Decision::Deny(Reason::kIdentityNotSubstitutable,
+                          "device id \"" + Printable(*id) + "\" refused: " + *why);
+  }
+  if (p.require_issuer && !cert->IsSignedByOneOf(cas_)) {
+    return Decision::Deny(Reason::kIssuerNotTrusted, "issuer " + Printable(cert->issuer_dn));
+  }
+  if (p.client_id_mode == ClientIdMode::kMustMatch && client_id != *id) {
+    return Decision::Deny(Reason::kClientIdMismatch,
+                          "client id \"" + Printable(client_id) + "\", device id \"" + *id + "\"");
+  }
+  if (Decision still = CheckStillValid(*cert, *id, now); !still.allowed) return still;
+
+  std::vector<const PermissionSet*> permissions = p.PermissionsFor(*id, *cert);
+  PlaceholderMask used = 0;
+  for (const PermissionSet* set : permissions) used |= set->placeholders();
+  const std::string_view cn =
+      cert->common_names.empty() ? std::string_view() : std::string_view(cert->common_names[0]);
+  // A rule that names {cn} or {client_id} is only safe when that value cannot reach other
+  // devices' topics; where it could, the client is refused rather than the rule skipped (a
+  // skipped deny rule would widen the grant).
+  if (used & static_cast<PlaceholderMask>(Placeholder::kCn)) {
+    if (auto why = WhyNotSubstitutable(cn)) {
+      return Decision::Deny(Reason::kIdentityNotSubstitutable,
+                            "{cn} value \"" + Printable(cn) + "\" refused: " + *why);
+    }
+  }
+  if (used & static_cast<PlaceholderMask>(Placeholder::kClientId)) {
+    if (auto why = WhyNotSubstitutable(client_id)) {
+      return Decision::Deny(Reason::kIdentityNotSubstitutable,
+                            "{client_id} value \"" + Printable(client_id) + "\" refused: " + *why);
+    }
+  }
+  if (session != nullptr) {
+    session->snapshot = shared_from_this();
+    session->device_id = *id;
+    session->cn = std::string(cn);
+    session->client_id = std::string(client_id);
+    session->permissions = std::move(permissions);
+  }
+  Decision allowed = Decision::Allow(Reason::kConnectAllowed);
+  allowed.detail = "device id \"" + *id + "\"";
+  return allowed;
+}
+
+}  // namespace certguard

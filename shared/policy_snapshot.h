@@ -1,0 +1,91 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/certificate_info.h"
+#include "shared/decision.h"
+#include "shared/policy.h"
+#include "shared/result.h"
+#include "shared/revocation_list.h"
+
+namespace certguard {
+
+class PolicySnapshot;
+
+// What a broker adapter keeps per connected client between decisions. Holds its snapshot, so the
+// rule sets it points to outlive any reload; an adapter re-authorises sessions when the snapshot
+// it holds is no longer the current one.
+struct DeviceSession {
+  std::shared_ptr<const PolicySnapshot> snapshot;
+  std::string device_id;
+  std::string cn;
+  std::string client_id;
+  std::vector<const PermissionSet*> permissions;
+
+  PlaceholderValues values() const { return {device_id, cn, client_id}; }
+};
+
+// The identity of a file as last read, to notice when it changes.
+struct FileStamp {
+  std::string path;
+  bool exists = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+
+  static FileStamp Of(const std::string& path);
+  bool operator==(const FileStamp&) const = default;
+};
+
+// One consistent view of everything that decides: the compiled policy, its CA certificates,
+// CRLs and denylist. Immutable; a reload builds a new one and swaps it in whole.
+class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
+ public:
+  // Errors: "policy.yaml:12:9: message" for the policy, "crl/x.crl: message" for CRLs,
+  // "revoked.txt:3: message" for the denylist.
+  static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path);
+
+  const Policy& policy() const { return *policy_; }
+  const std::vector<X509Ptr>& cas() const { return cas_; }
+  const CrlSet& crls() const { return crls_; }
+  const Denylist& denylist() const { return denylist_; }
+  // Every file this snapshot was built from, as it was when read.
+  const std::vector<FileStamp>& sources() const { return sources_; }
+  // True when any source file differs from when this snapshot read it.
+  bool SourcesChanged() const;
+
+  // The connect checks of design.md ("Connect"). On success fills `session` (if non-null).
+  // `cert` is null when the client presented none. `now`: Unix seconds.
+  Decision AuthorizeConnect(const CertificateInfo* cert, std::string_view client_id, int64_t now,
+                            DeviceSession* session) const;
+
+  // Re-checks only what can change while a client stays connected: revocation (including CRL
+  // staleness as time passes) and certificate validity dates. Cheap: hash probes.
+  Decision CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
+                           int64_t now) const;
+
+  // Hot path: no allocation, cost in topic levels. The session must come from this snapshot.
+  Decision Authorize(const DeviceSession& session, Action action, std::string_view topic) const {
+    if (session.snapshot.get() != this) {
+      return Decision::Deny(Reason::kStaleSession);
+    }
+    return policy_->Authorize(action, session.permissions, session.values(), topic);
+  }
+
+ private:
+  std::shared_ptr<const Policy> policy_;
+  std::vector<X509Ptr> cas_;
+  CrlSet crls_;
+  Denylist denylist_;
+  std::vector<FileStamp> sources_;
+};
+
+}  // namespace certguard

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "shared/policy_snapshot.h"
+#include "shared/result.h"
+
+namespace certguard {
+
+// What happened when the store looked at its files.
+struct ReloadEvent {
+  enum class Kind { kUnchanged, kReloaded, kRejected };
+  Kind kind = Kind::kUnchanged;
+  std::string message;  // for kRejected: the load error ("policy.yaml:3:5: ..."); the old
+                        // snapshot stays in force
+};
+
+// Holds the snapshot in force and replaces it when its files change. Readers never wait for a
+// reload: the new snapshot is built aside and swapped in with one atomic store, and a reader
+// keeps whatever snapshot it loaded for as long as it holds the pointer.
+class PolicyStore {
+ public:
+  // Loads the policy once; a policy that does not load is an Error (adapters refuse to start).
+  static Result<std::unique_ptr<PolicyStore>> Open(const std::string& policy_path);
+  ~PolicyStore();
+
+  std::shared_ptr<const PolicySnapshot> current() const { return current_.load(); }
+  // Increases by one on every successful swap.
+  uint64_t generation() const { return generation_.load(); }
+  const std::string& policy_path() const { return policy_path_; }
+
+  // Re-reads the files if any of them changed since the snapshot in force was read (or since
+  // the last rejected attempt: a broken file is reported once, not on every check).
+  ReloadEvent ReloadIfChanged();
+  // Re-reads the files unconditionally (SIGHUP).
+  ReloadEvent Reload();
+
+  // Starts a thread that calls ReloadIfChanged every `refresh` of the policy in force, so the
+  // broker's thread never parses YAML or CRLs. Events queue up for TakeEvents.
+  void StartWatching();
+  void StopWatching();
+  // Reload events since the last call (kUnchanged ones are not queued). Thread-safe.
+  std::vector<ReloadEvent> TakeEvents();
+
+ private:
+  explicit PolicyStore(std::string policy_path, std::shared_ptr<const PolicySnapshot> first);
+  ReloadEvent LoadAndSwap();
+  void WatchLoop();
+
+  const std::string policy_path_;
+  std::atomic<std::shared_ptr<const PolicySnapshot>> current_;
+  std::atomic<uint64_t> generation_{1};
+
+  std::mutex reload_mutex_;                 // one reload at a time (watcher thread vs SIGHUP)
+  std::vector<FileStamp> rejected_stamps_;  // sources as they were when a reload was rejected
+
+  std::mutex events_mutex_;
+  std::vector<ReloadEvent> events_;
+
+  std::mutex watch_mutex_;
+  std::condition_variable watch_wakeup_;
+  bool stop_watching_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace certguard
