@@ -1,5 +1,6 @@
 #include "shared/topic_filter.h"
 
+#include <array>
 #include <cstddef>
 #include <string_view>
 #include <vector>
@@ -12,8 +13,8 @@ constexpr std::size_t kMaxLength = 65535;
 
 constexpr std::string_view kSharePrefix = "$share/";
 
-// Walks a topic or filter one level at a time. Nothing is copied or allocated, because the
-// matching functions run for every publish and every delivery inside the broker.
+// Walks a topic or filter one level at a time. Nothing is copied or allocated, because
+// containment and overlap run inside the broker for every subscribe.
 class LevelCursor {
  public:
   explicit LevelCursor(std::string_view text) : rest_(text) {}
@@ -43,9 +44,20 @@ class LevelCursor {
 };
 
 // '+', '#' and NUL are never allowed inside a topic name, nor inside a literal filter level.
+// A table keeps the per-byte test to one load on the hot path.
+constexpr std::array<bool, 256> kForbidden = [] {
+  std::array<bool, 256> table{};
+  table[static_cast<unsigned char>('+')] = true;
+  table[static_cast<unsigned char>('#')] = true;
+  table[0] = true;
+  return table;
+}();
+
+bool IsForbidden(char c) { return kForbidden[static_cast<unsigned char>(c)]; }
+
 bool HasForbiddenChar(std::string_view text) {
   for (const char c : text) {
-    if (c == '+' || c == '#' || c == '\0') return true;
+    if (IsForbidden(c)) return true;
   }
   return false;
 }
@@ -77,43 +89,52 @@ bool IsValidTopicFilter(std::string_view filter) {
     const char c = filter[i];
     if (c == '/') {
       level_start = i + 1;
-    } else if (c == '+' || c == '#') {
-      const bool whole_level = i == level_start && (i + 1 == filter.size() || filter[i + 1] == '/');
-      if (!whole_level) return false;
-      if (c == '#' && i + 1 != filter.size()) return false;
-    } else if (c == '\0') {
-      return false;
+    } else if (IsForbidden(c)) {
+      // NUL is never allowed; '+' must be a whole level, '#' the whole last level.
+      if (c == '\0' || i != level_start) return false;
+      if (i + 1 != filter.size() && (c == '#' || filter[i + 1] != '/')) return false;
     }
   }
   return true;
 }
 
-// Validation is fused into the walk: a mismatch returns false at once, which is also the answer
-// for invalid input, so the rest of the strings only needs checking when they match.
+// One byte-wise pass with validation fused in: a mismatch returns false at once, which is also
+// the answer for invalid input, so the rest of the strings only needs checking when they match.
 bool TopicMatchesFilter(std::string_view topic, std::string_view filter) {
-  if (topic.empty() || filter.empty() || topic.size() > kMaxLength || filter.size() > kMaxLength) {
+  const std::size_t topic_size = topic.size();
+  const std::size_t filter_size = filter.size();
+  if (topic_size == 0 || filter_size == 0 || topic_size > kMaxLength || filter_size > kMaxLength) {
     return false;
   }
-  if (topic.front() == '$' && (filter.front() == '+' || filter.front() == '#')) return false;
+  if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#')) return false;
 
-  LevelCursor topic_levels(topic);
-  LevelCursor filter_levels(filter);
-  while (!filter_levels.done()) {
-    const std::string_view filter_level = filter_levels.Next();
-    if (filter_level == "#") {
-      // Also matches when the topic has already ended: `a/#` matches `a`.
-      return filter_levels.done() && !HasForbiddenChar(topic_levels.rest());
+  std::size_t t = 0;
+  std::size_t f = 0;
+  while (true) {
+    // Here both are at the start of a level; the topic's level may be empty.
+    if (f < filter_size && filter[f] == '#') {
+      return f + 1 == filter_size && !HasForbiddenChar(topic.substr(t));
     }
-    if (topic_levels.done()) return false;
-    const std::string_view topic_level = topic_levels.Next();
-    if (filter_level == "+") {
-      if (HasForbiddenChar(topic_level)) return false;
-    } else if (filter_level != topic_level || HasForbiddenChar(filter_level)) {
-      // Equal levels share their characters, so checking the filter level checks both.
-      return false;
+    if (f < filter_size && filter[f] == '+') {
+      ++f;
+      if (f < filter_size && filter[f] != '/') return false;
+      for (; t < topic_size && topic[t] != '/'; ++t) {
+        if (IsForbidden(topic[t])) return false;
+      }
+    } else {
+      // A literal level. Equal bytes mean checking the filter's byte checks the topic's too.
+      for (; f < filter_size && filter[f] != '/'; ++f, ++t) {
+        if (t == topic_size || topic[t] != filter[f] || IsForbidden(filter[f])) return false;
+      }
+      if (t < topic_size && topic[t] != '/') return false;
     }
+    // Here both are at the end of a level: at a '/' or at the end.
+    if (f == filter_size) return t == topic_size;
+    ++f;
+    // The topic has no more levels: only a `#` matching its parent level can still match.
+    if (t == topic_size) return filter.substr(f) == "#";
+    ++t;
   }
-  return topic_levels.done();
 }
 
 bool FilterContains(std::string_view outer, std::string_view inner) {
