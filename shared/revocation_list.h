@@ -44,17 +44,36 @@ class CrlSet {
                              const std::vector<std::string>& display_paths,
                              const std::vector<X509Ptr>& cas);
 
+  // Defined out of line: with them inline, GCC 12 at -O2 reports a false -Wfree-nonheap-object
+  // when a Result<CrlSet> holding an Error is destroyed (seen in policy_snapshot.cc).
+  CrlSet();
+  ~CrlSet();
+  CrlSet(const CrlSet&);
+  CrlSet& operator=(const CrlSet&);
+  CrlSet(CrlSet&&) noexcept;
+  CrlSet& operator=(CrlSet&&) noexcept;
+
   bool empty() const { return by_issuer_.empty(); }
 
-  // `now` in Unix seconds. kStaleCrl only with StaleCrlMode::kDeny.
+  // `now` in Unix seconds. kStaleCrl only with StaleCrlMode::kDeny. With kWarn a stale CRL is
+  // still consulted; when the answer is then kGood its `detail` carries the staleness warning
+  // (an empty detail on kGood means nothing to report).
   RevocationStatus Check(const CertificateInfo& cert, int64_t now, StaleCrlMode stale) const;
 
   // The earliest nextUpdate over all CRLs (INT64_MAX when none): when decisions may change.
   int64_t EarliestNextUpdate() const;
 
+  struct IssuerCrl;
+  // The merged CRL data for an issuer (key as CertificateInfo::issuer_dn), or null: for
+  // diagnostics (`certguard lint`) and tests.
+  const IssuerCrl* FindIssuer(const std::string& issuer_dn) const;
+
+  // Several CRLs for one issuer (a bundle plus a newer file, say) are merged: the union of their
+  // serials, and the earliest nextUpdate, since the set is only as fresh as its oldest member.
   struct IssuerCrl {
-    std::string source;  // display path
+    std::string source;               // display path; "a.crl, b.crl" when merged from several files
     int64_t next_update = INT64_MAX;  // Unix seconds; INT64_MAX when absent
+    std::string next_update_source;   // the display path that gave next_update
     std::unordered_set<std::string> revoked_serials;  // same form as CertificateInfo::serial_hex
   };
 
