@@ -70,15 +70,25 @@ void PolicyStore::WatchLoop() {
   std::unique_lock lock(watch_mutex_);
   while (!stop_watching_) {
     const auto refresh = current()->policy().refresh;
-    if (watch_wakeup_.wait_for(lock, refresh, [this] { return stop_watching_; })) break;
+    watch_wakeup_.wait_for(lock, refresh, [this] { return stop_watching_ || reload_requested_; });
+    if (stop_watching_) break;
+    const bool forced = std::exchange(reload_requested_, false);
     lock.unlock();
-    ReloadEvent event = ReloadIfChanged();
+    ReloadEvent event = forced ? Reload() : ReloadIfChanged();
     if (event.kind != ReloadEvent::Kind::kUnchanged) {
       std::lock_guard events_lock(events_mutex_);
       events_.push_back(std::move(event));
     }
     lock.lock();
   }
+}
+
+void PolicyStore::RequestReload() {
+  {
+    std::lock_guard lock(watch_mutex_);
+    reload_requested_ = true;
+  }
+  watch_wakeup_.notify_all();
 }
 
 std::vector<ReloadEvent> PolicyStore::TakeEvents() {

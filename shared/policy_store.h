@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "shared/policy_snapshot.h"
@@ -46,6 +47,9 @@ class PolicyStore {
   // broker's thread never parses YAML or CRLs. Events queue up for TakeEvents.
   void StartWatching();
   void StopWatching();
+  // Asks the watcher thread to reload now, whether or not the files changed (SIGHUP). Returns at
+  // once; the outcome arrives through TakeEvents.
+  void RequestReload();
   // Reload events since the last call (kUnchanged ones are not queued). Thread-safe.
   std::vector<ReloadEvent> TakeEvents();
 
@@ -67,6 +71,7 @@ class PolicyStore {
   std::mutex watch_mutex_;
   std::condition_variable watch_wakeup_;
   bool stop_watching_ = false;
+  bool reload_requested_ = false;
   std::thread watcher_;
 };
 
