@@ -1,0 +1,238 @@
+// mosquitto_broker.h must come first: in 2.0.11 mosquitto_plugin.h does not include it.
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include <ctime>
+
+#include "mosquitto-plugin/certguard_plugin.h"
+
+namespace certguard::mosquitto_plugin {
+namespace {
+
+// How often revocation and validity dates are re-checked for connected clients when no file has
+// changed: a CRL goes stale and a certificate expires with time alone.
+constexpr int64_t kRecheckIntervalSeconds = 1;
+
+std::string_view ClientIdOf(const struct mosquitto* client) {
+  const char* id = mosquitto_client_id(client);
+  return id == nullptr ? std::string_view() : std::string_view(id);
+}
+
+// The client's certificate as certguard reads it, or the reason there is none.
+Result<std::shared_ptr<const CertificateInfo>> CertificateOf(const struct mosquitto* client) {
+  X509* peer = static_cast<X509*>(mosquitto_client_certificate(client));
+  if (peer == nullptr) return Error{"no client certificate"};
+  auto info = CertificateInfo::FromX509(peer);  // takes its own reference
+  X509_free(peer);
+  if (!info) return info.error();
+  return std::make_shared<const CertificateInfo>(std::move(info).value());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CertguardPlugin>> CertguardPlugin::Create(const Options& options) {
+  if (options.policy_path.empty()) {
+    return Error{"plugin_opt_policy is required (the certguard policy file)"};
+  }
+  auto store = PolicyStore::Open(options.policy_path);
+  if (!store) return store.error();
+  std::unique_ptr<AuditLog> audit;
+  if (!options.audit_path.empty()) {
+    auto opened = AuditLog::Open(options.audit_path);
+    if (!opened) return opened.error();
+    audit = std::move(opened).value();
+  }
+  return std::unique_ptr<CertguardPlugin>(
+      new CertguardPlugin(options, std::move(store).value(), std::move(audit)));
+}
+
+CertguardPlugin::CertguardPlugin(Options options, std::unique_ptr<PolicyStore> store,
+                                 std::unique_ptr<AuditLog> audit)
+    : options_(std::move(options)), store_(std::move(store)), audit_(std::move(audit)) {
+  snapshot_ = store_->current();
+  store_->StartWatching();
+  const auto& policy = snapshot_->policy();
+  mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                       "certguard: policy %s loaded (%zu rule entries, %zu groups); "
+                       "checking for changes every %lld ms",
+                       options_.policy_path.c_str(), policy.rules.size(), policy.groups.size(),
+                       static_cast<long long>(policy.refresh.count()));
+}
+
+void CertguardPlugin::Audit(std::string_view client_id, std::string_view device_id, Action action,
+                            std::string_view topic, const Decision& decision) {
+  if (audit_) audit_->Record(client_id, device_id, action, topic, decision);
+}
+
+int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
+  const std::string client_id(ClientIdOf(client));
+  auto certificate = CertificateOf(client);
+  Decision decision;
+  DeviceSession session;
+  if (!certificate) {
+    decision = Decision::Deny(mosquitto_client_certificate(client) == nullptr
+                                  ? Reason::kNoCertificate
+                                  : Reason::kCertificateRefused,
+                              certificate.error().message);
+  } else {
+    decision =
+        snapshot_->AuthorizeConnect(certificate->get(), client_id, std::time(nullptr), &session);
+  }
+  if (!decision.allowed) {
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "certguard: refused client \"%s\" from %s: %s",
+                         client_id.c_str(), mosquitto_client_address(client),
+                         decision.Explain().c_str());
+    Audit(client_id, "", Action::kConnect, "", decision);
+    return MOSQ_ERR_AUTH;
+  }
+  // Policies and ACLs downstream (and the broker's logs) see the device id as the username.
+  if (mosquitto_set_username(client, session.device_id.c_str()) != MOSQ_ERR_SUCCESS) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "certguard: could not set username for \"%s\"",
+                         client_id.c_str());
+    return MOSQ_ERR_AUTH;
+  }
+  mosquitto_log_printf(MOSQ_LOG_INFO, "certguard: client \"%s\" is device \"%s\"",
+                       client_id.c_str(), session.device_id.c_str());
+  clients_.Put(client_id,
+               ClientState{client, std::move(certificate).value(), std::move(session), false});
+  return MOSQ_ERR_SUCCESS;
+}
+
+int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int access) {
+  Action action;
+  switch (access) {
+    case MOSQ_ACL_UNSUBSCRIBE:
+      return MOSQ_ERR_SUCCESS;
+    case MOSQ_ACL_WRITE:
+      action = Action::kPublish;
+      break;
+    case MOSQ_ACL_SUBSCRIBE:
+      action = Action::kSubscribe;
+      break;
+    case MOSQ_ACL_READ:
+      action = Action::kReceive;
+      break;
+    default:
+      return MOSQ_ERR_ACL_DENIED;
+  }
+  const std::string_view client_id = ClientIdOf(client);
+  const std::string_view topic_view = topic == nullptr ? std::string_view() : topic;
+  ClientState* state = clients_.Find(client_id);
+  if (state == nullptr) {
+    // A client certguard never admitted: BASIC_AUTH was skipped (use_identity_as_username on
+    // its listener) or another plugin admitted it. Fail closed.
+    if (!warned_unknown_client_) {
+      warned_unknown_client_ = true;
+      mosquitto_log_printf(MOSQ_LOG_WARNING,
+                           "certguard: client \"%.*s\" was not authenticated by certguard; "
+                           "denying all its actions (is use_identity_as_username or "
+                           "use_subject_as_username set on its listener?)",
+                           static_cast<int>(client_id.size()), client_id.data());
+    }
+    Audit(client_id, "", action, topic_view,
+          Decision::Deny(Reason::kStaleSession, "client not authenticated by certguard"));
+    return MOSQ_ERR_ACL_DENIED;
+  }
+  if (state->refused) {
+    Audit(client_id, state->session.device_id, action, topic_view,
+          Decision::Deny(Reason::kRevoked, "client was refused by a policy change"));
+    return MOSQ_ERR_ACL_DENIED;
+  }
+  const Decision decision = snapshot_->Authorize(state->session, action, topic_view);
+  if (decision.allowed) return MOSQ_ERR_SUCCESS;
+  Audit(client_id, state->session.device_id, action, topic_view, decision);
+  return MOSQ_ERR_ACL_DENIED;
+}
+
+void CertguardPlugin::OnReload() {
+  store_->RequestReload();
+  if (audit_) {
+    if (auto reopened = audit_->Reopen(); !reopened) {
+      mosquitto_log_printf(MOSQ_LOG_WARNING, "certguard: %s", reopened.error().message.c_str());
+    }
+  }
+}
+
+void CertguardPlugin::OnTick() {
+  for (const ReloadEvent& event : store_->TakeEvents()) {
+    if (event.kind == ReloadEvent::Kind::kRejected) {
+      mosquitto_log_printf(MOSQ_LOG_ERR,
+                           "certguard: policy change rejected, the previous policy stays in "
+                           "force: %s",
+                           event.message.c_str());
+    }
+  }
+  if (auto current = store_->current(); current != snapshot_) {
+    snapshot_ = std::move(current);
+    RebindAll();
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "certguard: policy reloaded (generation %llu); %zu clients re-checked",
+                         static_cast<unsigned long long>(store_->generation()), clients_.size());
+  }
+  const int64_t now = std::time(nullptr);
+  if (now >= next_recheck_) {
+    next_recheck_ = now + kRecheckIntervalSeconds;
+    RecheckAll(now);
+  }
+  // Kicking runs our DISCONNECT callback inside the call, which may erase the client's state:
+  // kick only after every loop over the registry is finished, and by id, never by reference.
+  std::vector<std::string> kick = std::move(to_kick_);
+  to_kick_.clear();
+  for (const std::string& client_id : kick) {
+    mosquitto_kick_client_by_clientid(client_id.c_str(), false);
+  }
+}
+
+void CertguardPlugin::Refuse(const std::string& client_id, ClientState& state,
+                             const Decision& why) {
+  if (state.refused) return;
+  state.refused = true;
+  mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                       "certguard: disconnecting client \"%s\" (device \"%s\"): %s",
+                       client_id.c_str(), state.session.device_id.c_str(), why.Explain().c_str());
+  Audit(client_id, state.session.device_id, Action::kConnect, "", why);
+  if (state.connection != nullptr) to_kick_.push_back(client_id);
+}
+
+void CertguardPlugin::RebindAll() {
+  const int64_t now = std::time(nullptr);
+  for (auto& [client_id, state] : clients_.all()) {
+    if (state.refused) continue;
+    DeviceSession session;
+    const Decision decision =
+        snapshot_->AuthorizeConnect(state.certificate.get(), client_id, now, &session);
+    if (!decision.allowed || session.device_id != state.session.device_id) {
+      // A device whose id changed under the new policy must reconnect to get its new username.
+      Refuse(client_id, state,
+             decision.allowed ? Decision::Deny(Reason::kNoIdentity,
+                                               "device id changed to \"" + session.device_id + "\"")
+                              : decision);
+      continue;
+    }
+    state.session = std::move(session);
+  }
+}
+
+void CertguardPlugin::RecheckAll(int64_t now) {
+  for (auto& [client_id, state] : clients_.all()) {
+    if (state.refused) continue;
+    const Decision still =
+        snapshot_->CheckStillValid(*state.certificate, state.session.device_id, now);
+    if (!still.allowed) Refuse(client_id, state, still);
+  }
+}
+
+void CertguardPlugin::OnDisconnect(struct mosquitto* client) {
+  const std::string_view client_id = ClientIdOf(client);
+  ClientState* state = clients_.Find(client_id);
+  // A takeover authenticates the new connection before the old one goes: leave the new state.
+  if (state == nullptr || state->connection != client) return;
+  if (mosquitto_client_clean_session(client)) {
+    clients_.Erase(client_id);
+  } else {
+    state->connection = nullptr;  // durable session: deliveries are still checked while offline
+  }
+}
+
+}  // namespace certguard::mosquitto_plugin

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mosquitto-plugin/client_registry.h"
+#include "shared/audit_log.h"
+#include "shared/policy_store.h"
+
+struct mosquitto;
+
+namespace certguard::mosquitto_plugin {
+
+// The adapter: one method per broker event, each translating the event into a core call and the
+// core's answer back. Everything runs on the broker's thread except the PolicyStore's watcher,
+// which only builds snapshots.
+class CertguardPlugin {
+ public:
+  struct Options {
+    std::string policy_path;
+    std::string audit_path;  // empty: no audit log
+  };
+
+  // Loads the policy; an Error stops the broker from starting.
+  static Result<std::unique_ptr<CertguardPlugin>> Create(const Options& options);
+
+  // MOSQ_ERR_SUCCESS or MOSQ_ERR_AUTH.
+  int OnBasicAuth(struct mosquitto* client);
+  // MOSQ_ERR_SUCCESS or MOSQ_ERR_ACL_DENIED.
+  int OnAclCheck(struct mosquitto* client, const char* topic, int access);
+  // SIGHUP: reload the policy (off this thread) and reopen the audit log.
+  void OnReload();
+  // Every main-loop pass: apply a new snapshot, disconnect clients it no longer admits, and
+  // re-check revocation and dates as time passes.
+  void OnTick();
+  void OnDisconnect(struct mosquitto* client);
+
+  size_t client_count() const { return clients_.size(); }
+
+ private:
+  CertguardPlugin(Options options, std::unique_ptr<PolicyStore> store,
+                  std::unique_ptr<AuditLog> audit);
+
+  // Re-authorises every known client against `snapshot_`; disconnects those it refuses.
+  void RebindAll();
+  // Re-checks revocation and dates of every known client; disconnects those that fail.
+  void RecheckAll(int64_t now);
+  void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
+  void Audit(std::string_view client_id, std::string_view device_id, Action action,
+             std::string_view topic, const Decision& decision);
+
+  Options options_;
+  std::unique_ptr<PolicyStore> store_;
+  std::unique_ptr<AuditLog> audit_;
+  std::shared_ptr<const PolicySnapshot> snapshot_;  // the one this thread decides with
+  ClientRegistry clients_;
+  std::vector<std::string> to_kick_;
+  int64_t next_recheck_ = 0;
+  bool warned_unknown_client_ = false;
+};
+
+}  // namespace certguard::mosquitto_plugin
