@@ -18,6 +18,8 @@ enum class IdentitySource { kCn, kSanDns, kSanUri, kSanEmail, kSanIp, kSubject, 
 struct SubjectAttribute {
   std::string type;   // OpenSSL short name: "CN", "OU", "O", "C", "emailAddress", ...
   std::string value;  // UTF-8
+
+  bool operator==(const SubjectAttribute&) const = default;
 };
 
 struct X509Deleter {
@@ -39,6 +41,8 @@ struct CertificateInfo {
   // What EMQX sends without `peer_cert_as_username = pem`: the CN values joined by "," and the
   // RFC 4514 subject. Only the kCn and kSubject sources, and `subject` attributes, are available.
   // The CN values are taken from the parsed DN; `cn` must agree with them or this is an Error.
+  // subject_dn is re-rendered from the parsed DN in FromX509's form rather than kept as sent
+  // (EMQX escapes differently), so a `subject` template sees the same string on both brokers.
   static Result<CertificateInfo> FromSubjectStrings(std::string_view cn, std::string_view dn);
 
   // False for FromSubjectStrings: no SANs, serial, fingerprint, issuer, dates or signature.
@@ -48,7 +52,7 @@ struct CertificateInfo {
   std::vector<std::string> san_dns;
   std::vector<std::string> san_uri;
   std::vector<std::string> san_email;
-  std::vector<std::string> san_ip;  // "192.0.2.1", "2001:db8::1" (inet_ntop form)
+  std::vector<std::string> san_ip;        // "192.0.2.1", "2001:db8::1" (inet_ntop form)
   std::vector<SubjectAttribute> subject;  // certificate order (least specific first, as in DER)
   std::string subject_dn;  // RFC 4514 (most specific first), OpenSSL XN_FLAG_RFC2253 form
   std::string issuer_dn;   // same form; also the key that finds this certificate's CRL

@@ -66,9 +66,6 @@ struct CrlFree {
 struct RevokedFree {
   void operator()(X509_REVOKED* p) const { X509_REVOKED_free(p); }
 };
-struct NameFree {
-  void operator()(X509_NAME* p) const { X509_NAME_free(p); }
-};
 
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
@@ -79,7 +76,6 @@ using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, GeneralNameFree>;
 using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
 using RevokedPtr = std::unique_ptr<X509_REVOKED, RevokedFree>;
-using NamePtr = std::unique_ptr<X509_NAME, NameFree>;
 
 std::shared_ptr<X509> NewX509() {
   X509* cert = X509_new();
@@ -160,8 +156,9 @@ void AddSubjectEntry(X509_NAME* name, const std::string& type, const std::string
   if (X509_NAME_add_entry_by_txt(name, type.c_str(), MBSTRING_UTF8, bytes, length, -1, 0) == 1) {
     return;
   }
-  // MBSTRING_UTF8 refuses invalid UTF-8 and strings that break an attribute's size rules; hostile
-  // tests need exactly such values in a certificate, so fall back to the raw UTF8String bytes.
+  // MBSTRING_UTF8 refuses values that break an attribute's size or charset rules (a 65-byte CN,
+  // a 3-letter C); hostile tests need such certificates, so fall back to the raw UTF8String
+  // bytes. (Invalid UTF-8 still fails later: OpenSSL 3 refuses to encode such a name at all.)
   ERR_clear_error();
   Check(
       X509_NAME_add_entry_by_txt(name, type.c_str(), V_ASN1_UTF8STRING, bytes, length, -1, 0) == 1,
@@ -323,10 +320,10 @@ IssuedCertificate TestCa::Issue(const LeafSpec& spec) {
   const uint64_t serial = spec.serial != 0 ? spec.serial : next_serial_++;
   Check(ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial) == 1, "serial");
 
-  NamePtr subject(X509_NAME_new());
-  Check(subject != nullptr, "X509_NAME_new");
-  for (const auto& [type, value] : spec.subject) AddSubjectEntry(subject.get(), type, value);
-  Check(X509_set_subject_name(cert, subject.get()) == 1, "X509_set_subject_name");
+  // Added in place: X509_set_subject_name would copy the name through a DER round trip, which
+  // OpenSSL 3 refuses for the invalid UTF-8 that hostile tests need.
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (const auto& [type, value] : spec.subject) AddSubjectEntry(subject, type, value);
   Check(X509_set_issuer_name(cert, X509_get_subject_name(cert_.get())) == 1,
         "X509_set_issuer_name");
   SetValidity(cert, spec.not_before_offset_seconds, spec.not_after_offset_seconds);
