@@ -3,6 +3,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <chrono>
 #include <ctime>
 
 #include "mosquitto-plugin/certguard_plugin.h"
@@ -13,6 +14,8 @@ namespace {
 // How often revocation and validity dates are re-checked for connected clients when no file has
 // changed: a CRL goes stale and a certificate expires with time alone.
 constexpr int64_t kRecheckIntervalSeconds = 1;
+// The most a tick spends re-checking clients before it lets the broker deliver messages again.
+constexpr auto kSweepBudget = std::chrono::microseconds(1000);
 
 std::string_view ClientIdOf(const struct mosquitto* client) {
   const char* id = mosquitto_client_id(client);
@@ -139,6 +142,12 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
           Decision::Deny(Reason::kRevoked, "client was refused by a policy change"));
     return MOSQ_ERR_ACL_DENIED;
   }
+  if (state->session.snapshot != snapshot_ &&
+      !Rebind(std::string(client_id), *state, std::time(nullptr))) {
+    Audit(client_id, state->session.device_id, action, topic_view,
+          Decision::Deny(Reason::kRevoked, "client was refused by a policy change"));
+    return MOSQ_ERR_ACL_DENIED;
+  }
   const Decision decision = snapshot_->Authorize(state->session, action, topic_view);
   if (decision.allowed) return MOSQ_ERR_SUCCESS;
   Audit(client_id, state->session.device_id, action, topic_view, decision);
@@ -163,24 +172,54 @@ void CertguardPlugin::OnTick() {
                            event.message.c_str());
     }
   }
-  if (auto current = store_->current(); current != snapshot_) {
-    snapshot_ = std::move(current);
-    RebindAll();
-    mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                         "certguard: policy reloaded (generation %llu); %zu clients re-checked",
-                         static_cast<unsigned long long>(store_->generation()), clients_.size());
-  }
   const int64_t now = std::time(nullptr);
-  if (now >= next_recheck_) {
-    next_recheck_ = now + kRecheckIntervalSeconds;
-    RecheckAll(now);
+  if (auto current = store_->current(); current != snapshot_) {
+    // From here on every decision uses the new snapshot: a client still bound to the old one is
+    // rebound on its next check, and the sweep reaches the idle ones.
+    snapshot_ = std::move(current);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "certguard: policy reloaded (generation %llu); re-checking %zu clients",
+                         static_cast<unsigned long long>(store_->generation()), clients_.size());
+    StartSweep();
+  } else if (sweep_.empty() && now >= next_sweep_) {
+    StartSweep();
   }
+  ContinueSweep(now);
   // Kicking runs our DISCONNECT callback inside the call, which may erase the client's state:
   // kick only after every loop over the registry is finished, and by id, never by reference.
   std::vector<std::string> kick = std::move(to_kick_);
   to_kick_.clear();
   for (const std::string& client_id : kick) {
     mosquitto_kick_client_by_clientid(client_id.c_str(), false);
+  }
+}
+
+void CertguardPlugin::StartSweep() {
+  sweep_.clear();
+  sweep_.reserve(clients_.size());
+  for (const auto& [client_id, state] : clients_.all()) {
+    if (!state.refused) sweep_.push_back(client_id);
+  }
+  next_sweep_ = std::time(nullptr) + kRecheckIntervalSeconds;
+}
+
+void CertguardPlugin::ContinueSweep(int64_t now) {
+  const auto deadline = std::chrono::steady_clock::now() + kSweepBudget;
+  size_t visited = 0;
+  while (!sweep_.empty()) {
+    // Reading the clock costs more than a re-check: look at it every few clients.
+    if (++visited % 32 == 0 && std::chrono::steady_clock::now() > deadline) return;
+    const std::string client_id = std::move(sweep_.back());
+    sweep_.pop_back();
+    ClientState* state = clients_.Find(client_id);
+    if (state == nullptr || state->refused) continue;
+    if (state->session.snapshot != snapshot_) {
+      Rebind(client_id, *state, now);
+      continue;  // a rebind re-checks revocation and dates too
+    }
+    const Decision still =
+        snapshot_->CheckStillValid(*state->certificate, state->session.device_id, now);
+    if (!still.allowed) Refuse(client_id, *state, still);
   }
 }
 
@@ -195,32 +234,24 @@ void CertguardPlugin::Refuse(const std::string& client_id, ClientState& state,
   if (state.connection != nullptr) to_kick_.push_back(client_id);
 }
 
-void CertguardPlugin::RebindAll() {
-  const int64_t now = std::time(nullptr);
-  for (auto& [client_id, state] : clients_.all()) {
-    if (state.refused) continue;
-    DeviceSession session;
-    const Decision decision =
-        snapshot_->AuthorizeConnect(state.certificate.get(), client_id, now, &session);
-    if (!decision.allowed || session.device_id != state.session.device_id) {
-      // A device whose id changed under the new policy must reconnect to get its new username.
-      Refuse(client_id, state,
-             decision.allowed ? Decision::Deny(Reason::kNoIdentity,
-                                               "device id changed to \"" + session.device_id + "\"")
-                              : decision);
-      continue;
-    }
-    state.session = std::move(session);
+bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, int64_t now) {
+  DeviceSession session;
+  const Decision decision =
+      snapshot_->AuthorizeConnect(state.certificate.get(), client_id, now, &session);
+  if (!decision.allowed) {
+    Refuse(client_id, state, decision);
+    return false;
   }
-}
-
-void CertguardPlugin::RecheckAll(int64_t now) {
-  for (auto& [client_id, state] : clients_.all()) {
-    if (state.refused) continue;
-    const Decision still =
-        snapshot_->CheckStillValid(*state.certificate, state.session.device_id, now);
-    if (!still.allowed) Refuse(client_id, state, still);
+  if (session.device_id != state.session.device_id) {
+    // The broker knows the client by its old id (its username): it must reconnect.
+    Refuse(
+        client_id, state,
+        Decision::Deny(Reason::kNoIdentity, "device id changed from \"" + state.session.device_id +
+                                                "\" to \"" + session.device_id + "\""));
+    return false;
   }
+  state.session = std::move(session);
+  return true;
 }
 
 void CertguardPlugin::OnDisconnect(struct mosquitto* client) {

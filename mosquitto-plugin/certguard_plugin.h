@@ -43,10 +43,16 @@ class CertguardPlugin {
   CertguardPlugin(Options options, std::unique_ptr<PolicyStore> store,
                   std::unique_ptr<AuditLog> audit);
 
-  // Re-authorises every known client against `snapshot_`; disconnects those it refuses.
-  void RebindAll();
-  // Re-checks revocation and dates of every known client; disconnects those that fail.
-  void RecheckAll(int64_t now);
+  // Re-authorises one client against `snapshot_`; refuses it when the snapshot no longer
+  // admits it. Returns false when refused.
+  bool Rebind(const std::string& client_id, ClientState& state, int64_t now);
+  // Starts a sweep over every known client (a copy of their ids, so the registry may change
+  // while it runs).
+  void StartSweep();
+  // Works through the sweep for at most kSweepBudget, so no tick holds up message delivery for
+  // long: each client is rebound to the current snapshot if needed, then its revocation and
+  // dates are re-checked.
+  void ContinueSweep(int64_t now);
   void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
   void Audit(std::string_view client_id, std::string_view device_id, Action action,
              std::string_view topic, const Decision& decision);
@@ -57,7 +63,9 @@ class CertguardPlugin {
   std::shared_ptr<const PolicySnapshot> snapshot_;  // the one this thread decides with
   ClientRegistry clients_;
   std::vector<std::string> to_kick_;
-  int64_t next_recheck_ = 0;
+  std::vector<std::string> sweep_;  // client ids still to visit in the current sweep
+  size_t sweep_refused_ = 0;
+  int64_t next_sweep_ = 0;
   bool warned_unknown_client_ = false;
 };
 
