@@ -1,7 +1,10 @@
 // Policy format version 1 (design.md): YAML → compiled Policy. Every error names file:line:col.
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,9 +25,17 @@ struct LoadError : std::runtime_error {
 
 class Loader {
  public:
-  Loader(std::string path, Policy& policy) : path_(std::move(path)), policy_(policy) {}
+  Loader(std::string path, std::string_view source, Policy& policy)
+      : path_(std::move(path)), source_(source), policy_(policy) {}
 
   void Load(const YAML::Node& root) {
+    // An empty (or comments-only) file has no node to point at; 1:1 still tells the author
+    // where to start.
+    if (!root || root.IsNull()) {
+      Fail(YAML::Mark(),
+           "the policy is empty: a policy is a YAML mapping with `version`, "
+           "`identity` and `rules`");
+    }
     if (!root.IsMap())
       Fail(root, "a policy is a YAML mapping with `version`, `identity` and `rules`");
     CheckKeys(root, {"version", "ca", "identity", "groups", "rules", "revocation"});
@@ -44,13 +55,34 @@ class Loader {
   }
 
  private:
+  // Every message carries line and column, so that an editor can jump to it; where yaml-cpp has
+  // no mark (a node it synthesised) the start of the file is the best we can say.
   [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& message) const {
-    if (mark.is_null()) throw LoadError(path_ + ": " + message);
-    throw LoadError(path_ + ":" + std::to_string(mark.line + 1) + ":" +
-                    std::to_string(mark.column + 1) + ": " + message);
+    const int line = mark.is_null() ? 0 : mark.line;
+    const int column = mark.is_null() ? 0 : mark.column;
+    throw LoadError(path_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) +
+                    ": " + message);
   }
   [[noreturn]] void Fail(const YAML::Node& node, const std::string& message) const {
     Fail(node.Mark(), message);
+  }
+
+  // Points at byte `offset` of a scalar's value rather than at the scalar, when the source shows
+  // the value's first `offset` bytes verbatim (plain or quoted, no escapes before the spot), so
+  // that `"a/{id/b}"` is reported at the `{`. Otherwise the scalar's own position.
+  YAML::Mark MarkInside(const YAML::Node& scalar, size_t offset) const {
+    YAML::Mark mark = scalar.Mark();
+    if (mark.is_null() || mark.pos < 0 || !scalar.IsScalar()) return mark;
+    const std::string& value = scalar.Scalar();
+    if (offset > value.size()) return mark;
+    size_t start = static_cast<size_t>(mark.pos);
+    if (start < source_.size() && (source_[start] == '"' || source_[start] == '\'')) ++start;
+    const std::string_view prefix = std::string_view(value).substr(0, offset);
+    if (source_.substr(start, offset) != prefix || prefix.find('\n') != std::string_view::npos) {
+      return mark;
+    }
+    mark.column += static_cast<int>(start - static_cast<size_t>(mark.pos) + offset);
+    return mark;
   }
 
   SourceLocation Locate(const YAML::Node& node) const {
@@ -63,8 +95,15 @@ class Loader {
   }
 
   void CheckKeys(const YAML::Node& map, std::initializer_list<std::string_view> known) const {
+    // yaml-cpp keeps both copies of a repeated key and `map[key]` sees only one, so a second
+    // `deny:` in a rule would be dropped without a word.
+    std::unordered_map<std::string, YAML::Mark> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
       const std::string key = ScalarOr(it->first, "");
+      if (const auto [first, inserted] = seen.emplace(key, it->first.Mark()); !inserted) {
+        Fail(it->first, "duplicate key '" + key + "' (first at line " +
+                            std::to_string(first->second.line + 1) + ")");
+      }
       bool ok = false;
       std::string list;
       for (std::string_view k : known) {
@@ -77,7 +116,15 @@ class Loader {
 
   YAML::Node Require(const YAML::Node& map, const std::string& key) const {
     const YAML::Node node = map[key];
-    if (!node || node.IsNull()) Fail(map, "missing required key '" + key + "'");
+    if (!node) Fail(map, "missing required key '" + key + "'");
+    if (node.IsNull()) {
+      // Present but empty (`from:` with nothing under it, often an indentation slip): point at
+      // the key, which the author can see, rather than at the enclosing mapping.
+      for (auto it = map.begin(); it != map.end(); ++it) {
+        if (ScalarOr(it->first, "") == key) Fail(it->first, "`" + key + "` has no value");
+      }
+      Fail(map, "`" + key + "` has no value");
+    }
     return node;
   }
 
@@ -268,11 +315,21 @@ class Loader {
       }
       for (const YAML::Node& filter : StringList(it->second, it->first.Scalar())) {
         const std::string text = filter.Scalar();
-        auto pattern = TopicPattern::Parse(text);
-        if (!pattern) Fail(filter, pattern.error().message);
+        if (text.empty()) Fail(filter, "a topic filter cannot be empty");
+        TopicPattern::ParseError where;
+        auto pattern = TopicPattern::Parse(text, &where);
+        if (!pattern) {
+          // Placeholder errors give the offset of their brace; only the whole-filter check
+          // reports 0 for a fault that lies further in.
+          const bool at_brace = text[0] == '{' || text[0] == '}';
+          const size_t offset =
+              where.offset != 0 || at_brace ? where.offset : InvalidFilterOffset(text);
+          Fail(MarkInside(filter, offset), pattern.error().message);
+        }
         if (text.rfind("$share/", 0) == 0) {
-          Fail(filter, "rules are matched against the filter after `$share/<group>/`: write '" +
-                           std::string(StripSharedSubscription(text)) + "' instead");
+          Fail(MarkInside(filter, 0),
+               "rules are matched against the filter after `$share/<group>/`: write '" +
+                   std::string(StripSharedSubscription(text)) + "' instead");
         }
         const auto index = static_cast<FilterTrie::RuleIndex>(policy_.rules.size());
         policy_.rules.push_back({effect, action, text, principals.text, Locate(filter)});
@@ -330,13 +387,140 @@ class Loader {
       Fail(node, "`refresh` must look like 500ms, 5s, 2m or 1h");
     }
     if (ms < 10) Fail(node, "`refresh` must be at least 10ms");
+    // Far larger values overflow the clocks the watcher waits on, and would mean "never".
+    if (ms > 86'400'000) Fail(node, "`refresh` must be at most 24h");
     return std::chrono::milliseconds(ms);
   }
 
+  // The first byte of a filter's offending wildcard: '+' or '#' sharing a level, or a '#' level
+  // that is not the last. 0 (the whole filter) when the fault is elsewhere.
+  static size_t InvalidFilterOffset(std::string_view text) {
+    size_t level_start = 0;
+    for (size_t i = 0; i <= text.size(); ++i) {
+      if (i < text.size() && text[i] != '/') continue;
+      const std::string_view level = text.substr(level_start, i - level_start);
+      const size_t wildcard = level.find_first_of("+#");
+      if (wildcard != std::string_view::npos) {
+        if (level.size() != 1) return level_start + wildcard;
+        if (level == "#" && i != text.size()) return level_start;
+      }
+      level_start = i + 1;
+    }
+    return 0;
+  }
+
   std::string path_;
+  std::string_view source_;
   Policy& policy_;
   std::unordered_map<std::string, size_t> group_index_;
 };
+
+// yaml-cpp reports where it gave up, which for the two commonest slips is not where the author
+// went wrong: a tab in the indentation surfaces as "illegal map value" at a later colon, and an
+// unclosed `[` or `{` as "end of ... flow not found" wherever the file ends. Point at the cause.
+std::string DescribeSyntaxError(std::string_view text, const std::string& path,
+                                const YAML::Exception& e) {
+  const auto at = [&](size_t line, size_t column, const std::string& message) {
+    return path + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+           message;
+  };
+  const size_t error_line = e.mark.is_null() ? SIZE_MAX : static_cast<size_t>(e.mark.line);
+
+  // Indentation is the run of spaces and tabs before a line's first character; YAML allows
+  // only spaces there. Lines after the failure cannot have caused it.
+  size_t line = 0;
+  for (size_t start = 0; start < text.size() && line <= error_line; ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view content = text.substr(start, end - start);
+    const size_t first = content.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && content[first] != '#') {
+      const size_t tab = content.substr(0, first).find('\t');
+      if (tab != std::string_view::npos) {
+        return at(line, tab, "tab in indentation: YAML indents with spaces only (" + e.msg + ")");
+      }
+    }
+    start = end + 1;
+  }
+
+  const bool unclosed_flow =
+      e.msg == YAML::ErrorMsg::END_OF_SEQ_FLOW || e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW;
+  if (!e.mark.is_null() && (unclosed_flow || e.msg == YAML::ErrorMsg::FLOW_END)) {
+    // Brackets outside quotes and comments, up to where the parser stopped; the innermost one
+    // still open is the one never closed.
+    struct Open {
+      char bracket;
+      size_t line, column;
+    };
+    std::vector<Open> open;
+    size_t row = 0, column = 0;
+    char quote = 0;
+    Open quote_at{};
+    bool comment = false;
+    const size_t stop = std::min(text.size(), static_cast<size_t>(std::max(e.mark.pos, 0)));
+    for (size_t i = 0; i < stop; ++i, ++column) {
+      const char c = text[i];
+      if (c == '\n') {
+        ++row;
+        column = static_cast<size_t>(-1);
+        comment = false;
+        continue;
+      }
+      if (comment) continue;
+      if (quote != 0) {
+        if (quote == '"' && c == '\\') {
+          ++i, ++column;
+        } else if (c == quote) {
+          quote = 0;
+        }
+        continue;
+      }
+      if (c == '"' || c == '\'') {
+        quote = c;
+        quote_at = {c, row, column};
+      } else if (c == '#' &&
+                 (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) {
+        comment = true;
+      } else if (c == '[' || c == '{') {
+        open.push_back({c, row, column});
+      } else if ((c == ']' || c == '}') && !open.empty()) {
+        open.pop_back();
+      }
+    }
+    // A string left open swallows the brackets that would have closed the flow.
+    if (quote != 0) {
+      return at(quote_at.line, quote_at.column,
+                std::string("quoted string starting here is never closed (") + e.msg + ")");
+    }
+    // "illegal flow end" at a ']' that meets an open '{' (or '}' and '['): the '{' lacks its '}'.
+    const char closer = stop < text.size() ? text[stop] : '\0';
+    if (!unclosed_flow && open.empty() && quote == 0 && (closer == ']' || closer == '}')) {
+      return at(static_cast<size_t>(e.mark.line), static_cast<size_t>(e.mark.column),
+                std::string("'") + closer + "' closes nothing (" + e.msg + ")");
+    }
+    if (!unclosed_flow && !open.empty() && (closer == ']' || closer == '}')) {
+      const Open& last = open.back();
+      if ((last.bracket == '[') != (closer == ']')) {
+        return at(last.line, last.column,
+                  std::string("'") + last.bracket + "' is never closed: '" + closer + "' at line " +
+                      std::to_string(e.mark.line + 1) + " column " +
+                      std::to_string(e.mark.column + 1) + " closes it (" + e.msg + ")");
+      }
+    }
+    if (unclosed_flow && !open.empty()) {
+      const Open& last = open.back();
+      return at(last.line, last.column,
+                std::string("'") + last.bracket + "' is never closed (" + e.msg + ")");
+    }
+  }
+
+  if (e.mark.is_null()) return path + ":1:1: " + e.msg;
+  std::string message = e.msg;
+  if (e.msg == YAML::ErrorMsg::END_OF_MAP || e.msg == YAML::ErrorMsg::END_OF_SEQ) {
+    message += " (check the indentation of this line against the lines above it)";
+  }
+  return at(static_cast<size_t>(e.mark.line), static_cast<size_t>(e.mark.column), message);
+}
 
 }  // namespace
 
@@ -344,14 +528,18 @@ Result<std::shared_ptr<Policy>> Policy::Parse(std::string_view yaml, const std::
   auto policy = std::make_shared<Policy>();
   policy->path = path;
   try {
-    const YAML::Node root = YAML::Load(std::string(yaml));
-    Loader loader(path, *policy);
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(yaml));
+    } catch (const YAML::Exception& e) {
+      return Error{DescribeSyntaxError(yaml, path, e)};
+    }
+    Loader loader(path, yaml, *policy);
     loader.Load(root);
   } catch (const LoadError& e) {
     return Error{e.what()};
   } catch (const YAML::Exception& e) {
-    // yaml-cpp's own syntax errors: put the location first like every other error.
-    if (e.mark.is_null()) return Error{path + ": " + e.msg};
+    if (e.mark.is_null()) return Error{path + ":1:1: " + e.msg};
     return Error{path + ":" + std::to_string(e.mark.line + 1) + ":" +
                  std::to_string(e.mark.column + 1) + ": " + e.msg};
   } catch (const std::exception& e) {
@@ -364,6 +552,11 @@ Result<std::shared_ptr<Policy>> Policy::Parse(std::string_view yaml, const std::
 }
 
 Result<std::shared_ptr<Policy>> Policy::Load(const std::string& path) {
+  // An ifstream opens a directory and reads nothing, which would pass for an empty policy.
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return Error{path + ": cannot read: " + std::strerror(EISDIR)};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{path + ": cannot read: " + std::strerror(errno)};
   std::ostringstream text;
