@@ -49,37 +49,49 @@ bool PolicySnapshot::SourcesChanged() const {
 }
 
 Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::string& policy_path) {
+  return Load(policy_path, nullptr);
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::string& policy_path,
+                                                                   std::vector<FileStamp>* read) {
   auto snapshot = std::make_shared<PolicySnapshot>();
+  std::optional<Error> error = snapshot->ReadFiles(policy_path);
+  if (read != nullptr) *read = snapshot->sources_;
+  if (error) return *std::move(error);
+  return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+}
+
+std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
   // Each file is stamped before it is read: a write that lands during the read changes the
   // stamp, so the next check reloads rather than keeping a half-read file for good.
-  snapshot->sources_.push_back(FileStamp::Of(policy_path));
+  sources_.push_back(FileStamp::Of(policy_path));
   auto policy = Policy::Load(policy_path);
   if (!policy) return policy.error();
   const Policy& p = **policy;
 
   if (!p.ca_path.empty()) {
-    snapshot->sources_.push_back(FileStamp::Of(p.ca_path));
+    sources_.push_back(FileStamp::Of(p.ca_path));
     auto cas = LoadCertificateBundle(p.ca_path);
     if (!cas) {
       return Error{p.ca_location.file + ":" + std::to_string(p.ca_location.line) + ":" +
                    std::to_string(p.ca_location.column) + ": `ca`: " + cas.error().message};
     }
-    snapshot->cas_ = std::move(cas.value());
+    cas_ = std::move(cas.value());
   }
   if (!p.crl_paths.empty()) {
-    for (const auto& path : p.crl_paths) snapshot->sources_.push_back(FileStamp::Of(path));
-    auto crls = CrlSet::Load(p.crl_paths, p.crl_paths, snapshot->cas_);
+    for (const auto& path : p.crl_paths) sources_.push_back(FileStamp::Of(path));
+    auto crls = CrlSet::Load(p.crl_paths, p.crl_paths, cas_);
     if (!crls) return crls.error();
-    snapshot->crls_ = std::move(crls.value());
+    crls_ = std::move(crls.value());
   }
   if (!p.denylist_path.empty()) {
-    snapshot->sources_.push_back(FileStamp::Of(p.denylist_path));
+    sources_.push_back(FileStamp::Of(p.denylist_path));
     auto denylist = Denylist::Load(p.denylist_path, p.denylist_path);
     if (!denylist) return denylist.error();
-    snapshot->denylist_ = std::move(denylist.value());
+    denylist_ = std::move(denylist.value());
   }
-  snapshot->policy_ = std::move(policy).value();
-  return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+  policy_ = std::move(policy).value();
+  return std::nullopt;
 }
 
 Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
@@ -102,7 +114,11 @@ Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::strin
     }
     return Decision::Deny(Reason::kRevoked, status.detail);
   }
-  return Decision::Allow(Reason::kConnectAllowed);
+  // With `stale_crl: warn` a good answer from a stale CRL carries the warning: dropping it here
+  // would make `warn` indistinguishable from a fresh CRL.
+  Decision allowed = Decision::Allow(Reason::kConnectAllowed);
+  allowed.detail = std::move(status.detail);
+  return allowed;
 }
 
 Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::string_view client_id,
@@ -139,7 +155,8 @@ Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::stri
     return Decision::Deny(Reason::kClientIdMismatch,
                           "client id \"" + Printable(client_id) + "\", device id \"" + *id + "\"");
   }
-  if (Decision still = CheckStillValid(*cert, *id, now); !still.allowed) return still;
+  Decision still = CheckStillValid(*cert, *id, now);
+  if (!still.allowed) return still;
 
   std::vector<const PermissionSet*> permissions = p.PermissionsFor(*id, *cert);
   PlaceholderMask used = 0;
@@ -170,6 +187,7 @@ Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::stri
   }
   Decision allowed = Decision::Allow(Reason::kConnectAllowed);
   allowed.detail = "device id \"" + *id + "\"";
+  if (!still.detail.empty()) allowed.detail += "; warning: " + still.detail;
   return allowed;
 }
 

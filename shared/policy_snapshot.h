@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,11 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   // Errors: "policy.yaml:12:9: message" for the policy, "crl/x.crl: message" for CRLs,
   // "revoked.txt:3: message" for the denylist.
   static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path);
+  // Same; `read` (if non-null) receives the stamps of every file the load read or looked for,
+  // also when it fails, so that a store retries a rejected load when one of *those* files
+  // changes (a new CRL the edited policy names may appear after the edit).
+  static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path,
+                                                            std::vector<FileStamp>* read);
 
   const Policy& policy() const { return *policy_; }
   const std::vector<X509Ptr>& cas() const { return cas_; }
@@ -68,7 +74,8 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
                             DeviceSession* session) const;
 
   // Re-checks only what can change while a client stays connected: revocation (including CRL
-  // staleness as time passes) and certificate validity dates. Cheap: hash probes.
+  // staleness as time passes) and certificate validity dates. Cheap: hash probes. An allowing
+  // decision carries a warning in `detail` when a stale CRL was accepted (`stale_crl: warn`).
   Decision CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
                            int64_t now) const;
 
@@ -81,6 +88,10 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   }
 
  private:
+  // Reads the policy and every file it names into this snapshot; sources_ grows as files are
+  // looked at, whether or not they load.
+  std::optional<Error> ReadFiles(const std::string& policy_path);
+
   std::shared_ptr<const Policy> policy_;
   std::vector<X509Ptr> cas_;
   CrlSet crls_;

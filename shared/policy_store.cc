@@ -3,8 +3,7 @@
 namespace certguard {
 namespace {
 
-// The stamps a snapshot load would take now: for a rejected load we cannot know every file it
-// would have read, so we remember the policy file and the files the last good snapshot read.
+// The stamps of the same files as they are now.
 std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
   std::vector<FileStamp> now;
   now.reserve(like.size());
@@ -26,22 +25,35 @@ PolicyStore::PolicyStore(std::string policy_path, std::shared_ptr<const PolicySn
 PolicyStore::~PolicyStore() { StopWatching(); }
 
 ReloadEvent PolicyStore::LoadAndSwap() {
-  auto next = PolicySnapshot::Load(policy_path_);
+  std::vector<FileStamp> read;
+  auto next = PolicySnapshot::Load(policy_path_, &read);
   if (!next) {
-    rejected_stamps_ = StampsNow(current()->sources());
+    // The files the failed load looked at, not those of the snapshot in force: the fix may be a
+    // file only the new policy names (a CRL copied in after the edit).
+    rejected_stamps_ = std::move(read);
     return {ReloadEvent::Kind::kRejected, next.error().message};
   }
   rejected_stamps_.clear();
+  const auto refresh = current()->policy().refresh;
   current_.store(std::move(next).value());
   generation_.fetch_add(1);
+  if (current()->policy().refresh != refresh) {
+    // A watcher asleep for the old period would keep the new one waiting (1h → 5s, say). The
+    // empty critical section orders this notify after the watcher's predicate check.
+    { std::lock_guard lock(watch_mutex_); }
+    watch_wakeup_.notify_all();
+  }
   return {ReloadEvent::Kind::kReloaded, {}};
 }
 
 ReloadEvent PolicyStore::ReloadIfChanged() {
   std::lock_guard lock(reload_mutex_);
-  const auto snapshot = current();
-  if (!snapshot->SourcesChanged()) return {};
-  if (!rejected_stamps_.empty() && StampsNow(snapshot->sources()) == rejected_stamps_) return {};
+  if (!rejected_stamps_.empty()) {
+    // Retry only when a file the rejected load read has changed: reported once, not per check.
+    if (StampsNow(rejected_stamps_) == rejected_stamps_) return {};
+  } else if (!current()->SourcesChanged()) {
+    return {};
+  }
   return LoadAndSwap();
 }
 
@@ -70,7 +82,9 @@ void PolicyStore::WatchLoop() {
   std::unique_lock lock(watch_mutex_);
   while (!stop_watching_) {
     const auto refresh = current()->policy().refresh;
-    watch_wakeup_.wait_for(lock, refresh, [this] { return stop_watching_ || reload_requested_; });
+    watch_wakeup_.wait_for(lock, refresh, [this, refresh] {
+      return stop_watching_ || reload_requested_ || current()->policy().refresh != refresh;
+    });
     if (stop_watching_) break;
     const bool forced = std::exchange(reload_requested_, false);
     lock.unlock();

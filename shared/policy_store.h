@@ -37,8 +37,9 @@ class PolicyStore {
   uint64_t generation() const { return generation_.load(); }
   const std::string& policy_path() const { return policy_path_; }
 
-  // Re-reads the files if any of them changed since the snapshot in force was read (or since
-  // the last rejected attempt: a broken file is reported once, not on every check).
+  // Re-reads the files if any of them changed since the snapshot in force was read; after a
+  // rejected attempt, if any file *that attempt* read changed (a broken file is reported once,
+  // not on every check).
   ReloadEvent ReloadIfChanged();
   // Re-reads the files unconditionally (SIGHUP).
   ReloadEvent Reload();
@@ -63,7 +64,7 @@ class PolicyStore {
   std::atomic<uint64_t> generation_{1};
 
   std::mutex reload_mutex_;                 // one reload at a time (watcher thread vs SIGHUP)
-  std::vector<FileStamp> rejected_stamps_;  // sources as they were when a reload was rejected
+  std::vector<FileStamp> rejected_stamps_;  // files a rejected load read, as it read them
 
   std::mutex events_mutex_;
   std::vector<ReloadEvent> events_;
