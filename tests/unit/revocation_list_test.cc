@@ -462,46 +462,6 @@ TEST_F(CrlSetTest, LargeCrlLoadsEverySerial) {
   EXPECT_TRUE(crl->revoked_serials.contains(serials.back()));
 }
 
-// Not run by default: the issue-5 scale. Run with --gtest_also_run_disabled_tests to time it.
-TEST_F(CrlSetTest, DISABLED_MillionSerialCrlLoadsInReasonableTime) {
-  constexpr int kCount = 1000000;
-  std::vector<std::string> serials;
-  serials.reserve(kCount);
-  char buffer[48];
-  for (int i = 0; i < kCount; ++i) {
-    std::snprintf(buffer, sizeof buffer, "5A%030X", i + 1);  // 16-byte serials, as CAs use
-    serials.emplace_back(buffer);
-  }
-  const std::string der = ca_.CrlDer(serials);
-  const std::string path = dir_.Write("huge.crl", der);
-  const auto start = std::chrono::steady_clock::now();
-  Result<CrlSet> set = CrlSet::Load({path}, {"huge.crl"}, {CaPtr(ca_)});
-  const auto elapsed = std::chrono::steady_clock::now() - start;
-  ASSERT_TRUE(set.ok()) << set.error().message;
-  const CrlSet::IssuerCrl* crl = set->FindIssuer(CaDn(ca_));
-  ASSERT_NE(crl, nullptr);
-  EXPECT_EQ(crl->revoked_serials.size(), static_cast<size_t>(kCount));
-  std::printf("1,000,000-serial CRL (%zu bytes DER): loaded in %lld ms\n", der.size(),
-              static_cast<long long>(
-                  std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
-
-  CertificateInfo probe;
-  probe.has_full_certificate = true;
-  probe.issuer_dn = CaDn(ca_);
-  probe.serial_hex = serials[kCount / 2];
-  const auto check_start = std::chrono::steady_clock::now();
-  constexpr int kChecks = 1000000;
-  int revoked = 0;
-  for (int i = 0; i < kChecks; ++i) {
-    revoked += set->Check(probe, Now(), StaleCrlMode::kDeny).revoked() ? 1 : 0;
-  }
-  const auto check_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::steady_clock::now() - check_start)
-                            .count();
-  EXPECT_EQ(revoked, kChecks);
-  std::printf("Check: %lld ns each\n", static_cast<long long>(check_ns / kChecks));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Denylist
 
