@@ -36,6 +36,7 @@ class Loader {
            "the policy is empty: a policy is a YAML mapping with `version`, "
            "`identity` and `rules`");
     }
+    CheckQuotesClosed(root);
     if (!root.IsMap())
       Fail(root, "a policy is a YAML mapping with `version`, `identity` and `rules`");
     CheckKeys(root, {"version", "ca", "identity", "groups", "rules", "revocation"});
@@ -83,6 +84,42 @@ class Loader {
     }
     mark.column += static_cast<int>(start - static_cast<size_t>(mark.pos) + offset);
     return mark;
+  }
+
+  // No value in a policy (id, template, filter, path) spans lines, so a quoted one that runs past
+  // its line has lost its closing quote. yaml-cpp accepts it and swallows what follows, which
+  // would otherwise surface as a baffling error about some later key.
+  void CheckQuotesClosed(const YAML::Node& node) const {
+    if (node.IsScalar()) {
+      const YAML::Mark mark = node.Mark();
+      if (mark.is_null() || mark.pos < 0) return;
+      const size_t start = static_cast<size_t>(mark.pos);
+      if (start >= source_.size() || (source_[start] != '"' && source_[start] != '\'')) return;
+      const char quote = source_[start];
+      for (size_t i = start + 1; i < source_.size(); ++i) {
+        const char c = source_[i];
+        if (c == '\n')
+          Fail(mark, "quoted string is not closed on its line (missing closing quote?)");
+        if (quote == '"' && c == '\\') {
+          ++i;
+        } else if (c == quote) {
+          if (quote == '\'' && i + 1 < source_.size() && source_[i + 1] == '\'') {
+            ++i;  // '' is an escaped quote inside a single-quoted string
+            continue;
+          }
+          return;
+        }
+      }
+      return;
+    }
+    if (node.IsSequence()) {
+      for (const YAML::Node& item : node) CheckQuotesClosed(item);
+    } else if (node.IsMap()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        CheckQuotesClosed(it->first);
+        CheckQuotesClosed(it->second);
+      }
+    }
   }
 
   SourceLocation Locate(const YAML::Node& node) const {

@@ -45,6 +45,11 @@ const ErrorCase kCases[] = {
      "']' closes nothing"},
     {"yaml_unclosed_quote", "version: 1\nidentity:\n  from: [{cn: \"{id}}]\nrules: []\n", "3:15",
      "quoted string starting here is never closed"},
+    // yaml-cpp lets a double-quoted string run on to the end of the file, swallowing the keys
+    // after it; without a check the author hears only that `rules` is missing.
+    {"yaml_unclosed_quote_swallowing_the_rest",
+     "version: 1\nidentity:\n  from:\n    - cn: \"{id}\nrules: []\n", "4:11",
+     "quoted string is not closed on its line"},
     {"yaml_bad_indentation",
      "version: 1\nidentity:\n  from:\n    - cn: \"{id}\"\n   client_id: any\nrules: []\n", "5:4",
      "check the indentation"},
