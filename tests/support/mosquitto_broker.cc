@@ -103,7 +103,7 @@ std::string MosquittoBroker::BuildConfig(int port) const {
   // As root the broker would drop to user `mosquitto`, which cannot read the test's key files.
   c << "user " << CurrentUserName() << "\n";
   c << "log_dest file " << log_path_ << "\n";
-  c << "log_type all\n";
+  for (const auto& type : options_.log_types) c << "log_type " << type << "\n";
   c << "log_timestamp true\n";
   c << "log_timestamp_format %Y-%m-%dT%H:%M:%S\n";
   c << "connection_messages true\n";

@@ -42,6 +42,10 @@ struct BrokerOptions {
   std::vector<std::string> global_lines;
   std::vector<std::string> listener_lines;
 
+  // `log_type` lines. Must include "notice" (or "all"): Start() waits for the "running" notice.
+  // Benchmarks drop "debug", which logs two lines per message and would dominate what they time.
+  std::vector<std::string> log_types = {"all"};
+
   bool persistence = false;  // true: persistence_location is the broker's temp dir
   bool tcp_nodelay = true;   // see facts/mosquitto-2.0.md: Nagle costs ~40 ms per TLS connect
 
