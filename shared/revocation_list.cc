@@ -186,6 +186,12 @@ Result<CrlSet> CrlSet::Load(const std::vector<std::string>& paths,
       if (!IsSignedByOneOf(crl.get(), cas)) {
         return Error{display + ": CRL issued by " + issuer + " is not signed by a CA in `ca`"};
       }
+      // A delta CRL lists only what changed since its base: read as a full CRL it would quietly
+      // forget every revocation in the base. Refuse it rather than decide on half the list.
+      if (X509_CRL_get_ext_by_NID(crl.get(), NID_delta_crl, -1) >= 0) {
+        return Error{display + ": CRL issued by " + issuer +
+                     " is a delta CRL; configure the full CRL instead"};
+      }
       int64_t next_update = INT64_MAX;
       if (const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get())) {
         std::optional<int64_t> parsed = Asn1TimeToUnix(next);

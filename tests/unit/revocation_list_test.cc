@@ -4,7 +4,10 @@
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <chrono>
 #include <cstdio>
@@ -181,6 +184,36 @@ TEST_F(CrlSetTest, CertificateInfoFromPemFindsItsIssuersCrlAndSerial) {
   Result<CertificateInfo> good_info = CertificateInfo::FromPem(good.cert_pem);
   ASSERT_TRUE(good_info.ok()) << good_info.error().message;
   EXPECT_EQ(set->Check(*good_info, Now(), StaleCrlMode::kDeny).kind, Kind::kGood);
+}
+
+// A delta CRL only lists what changed since its base CRL; loading it as if it were complete
+// would forget every revocation in the base, so it is refused.
+TEST_F(CrlSetTest, DeltaCrlIsRefusedRatherThanReadAsAFullList) {
+  const std::string der = ca_.CrlDer({});
+  const unsigned char* in = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(
+      d2i_X509_CRL(nullptr, &in, static_cast<long>(der.size())), X509_CRL_free);
+  ASSERT_NE(crl, nullptr);
+  std::unique_ptr<ASN1_INTEGER, decltype(&ASN1_INTEGER_free)> base_number(ASN1_INTEGER_new(),
+                                                                          ASN1_INTEGER_free);
+  ASSERT_EQ(ASN1_INTEGER_set(base_number.get(), 7), 1);
+  ASSERT_EQ(X509_CRL_add1_ext_i2d(crl.get(), NID_delta_crl, base_number.get(), 1, 0), 1);
+  BIO* key_bio = BIO_new_mem_buf(ca_.key_pem().data(), static_cast<int>(ca_.key_pem().size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  BIO_free(key_bio);
+  ASSERT_NE(key, nullptr);
+  ASSERT_GT(X509_CRL_sign(crl.get(), key, EVP_sha256()), 0);
+  EVP_PKEY_free(key);
+  unsigned char* out = nullptr;
+  const int length = i2d_X509_CRL(crl.get(), &out);
+  ASSERT_GT(length, 0);
+  const std::string delta(reinterpret_cast<const char*>(out), static_cast<size_t>(length));
+  OPENSSL_free(out);
+
+  Result<CrlSet> set = LoadOne("delta.crl", delta, {CaPtr(ca_)});
+  ASSERT_FALSE(set.ok());
+  EXPECT_NE(set.error().message.find("delta.crl: "), std::string::npos) << set.error().message;
+  EXPECT_NE(set.error().message.find("delta CRL"), std::string::npos) << set.error().message;
 }
 
 TEST_F(CrlSetTest, DerCrlRevokesListedSerialOnly) {
