@@ -1,5 +1,6 @@
 #include "tests/support/mqtt_client.h"
 
+#include <mqtt_protocol.h>
 #include <openssl/ssl.h>
 
 #include <mutex>
@@ -132,8 +133,20 @@ int MqttClient::Connect(std::chrono::milliseconds timeout) {
 void MqttClient::RunSession() {
   // TCP connects synchronously (on loopback that cannot hang, and a refused port fails here at
   // once); the TLS handshake and CONNECT then proceed inside mosquitto_loop().
-  int rc = mosquitto_connect_bind(mosq_, options_.host.c_str(), options_.port,
-                                  options_.keepalive_seconds, nullptr);
+  int rc;
+  if (options_.protocol_version == 5 && options_.session_expiry_seconds != 0) {
+    mosquitto_property* properties = nullptr;
+    rc = mosquitto_property_add_int32(&properties, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                      options_.session_expiry_seconds);
+    if (rc == MOSQ_ERR_SUCCESS) {
+      rc = mosquitto_connect_bind_v5(mosq_, options_.host.c_str(), options_.port,
+                                     options_.keepalive_seconds, nullptr, properties);
+    }
+    mosquitto_property_free_all(&properties);
+  } else {
+    rc = mosquitto_connect_bind(mosq_, options_.host.c_str(), options_.port,
+                                options_.keepalive_seconds, nullptr);
+  }
   if (rc != MOSQ_ERR_SUCCESS) {
     EndSession(rc, std::string("connect: ") + mosquitto_strerror(rc));
     return;

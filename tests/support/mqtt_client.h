@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -38,6 +39,9 @@ struct MqttClientOptions {
   std::string client_id;
   bool clean_session = true;
   int protocol_version = 5;  // 5 (MQTT v5) or 4 (MQTT 3.1.1)
+  // MQTT v5 only: the Session Expiry Interval sent with CONNECT (0: not sent). A v5 broker keeps
+  // a clean_session=false session after the connection ends only when this is non-zero.
+  uint32_t session_expiry_seconds = 0;
   int keepalive_seconds = 30;
 
   // TLS is used when ca_file is set. cert_file/key_file: the client certificate, or empty for
