@@ -34,10 +34,16 @@ ReloadEvent PolicyStore::LoadAndSwap() {
     return {ReloadEvent::Kind::kRejected, next.error().message};
   }
   rejected_stamps_.clear();
-  const auto refresh = current()->policy().refresh;
-  current_.store(std::move(next).value());
+  std::shared_ptr<const PolicySnapshot> replaced = std::move(next).value();
+  const bool refresh_changed = replaced->policy().refresh != current()->policy().refresh;
+  {
+    std::lock_guard lock(current_mutex_);
+    current_.swap(replaced);
+  }
+  // Bumped after the swap: whoever sees the new generation also sees the new snapshot.
   generation_.fetch_add(1);
-  if (current()->policy().refresh != refresh) {
+  replaced.reset();  // the old snapshot dies here, outside the lock, unless sessions still hold it
+  if (refresh_changed) {
     // A watcher asleep for the old period would keep the new one waiting (1h → 5s, say). The
     // empty critical section orders this notify after the watcher's predicate check.
     { std::lock_guard lock(watch_mutex_); }

@@ -24,15 +24,18 @@ struct ReloadEvent {
 };
 
 // Holds the snapshot in force and replaces it when its files change. Readers never wait for a
-// reload: the new snapshot is built aside and swapped in with one atomic store, and a reader
-// keeps whatever snapshot it loaded for as long as it holds the pointer.
+// reload: the new snapshot is built aside and swapped in under a lock held only for the pointer
+// swap, and a reader keeps whatever snapshot it loaded for as long as it holds the pointer.
 class PolicyStore {
  public:
   // Loads the policy once; a policy that does not load is an Error (adapters refuse to start).
   static Result<std::unique_ptr<PolicyStore>> Open(const std::string& policy_path);
   ~PolicyStore();
 
-  std::shared_ptr<const PolicySnapshot> current() const { return current_.load(); }
+  std::shared_ptr<const PolicySnapshot> current() const {
+    std::lock_guard lock(current_mutex_);
+    return current_;
+  }
   // Increases by one on every successful swap.
   uint64_t generation() const { return generation_.load(); }
   const std::string& policy_path() const { return policy_path_; }
@@ -60,7 +63,12 @@ class PolicyStore {
   void WatchLoop();
 
   const std::string policy_path_;
-  std::atomic<std::shared_ptr<const PolicySnapshot>> current_;
+  // Guards the pointer copy only, never a reload (snapshots are built aside), so a reader waits
+  // nanoseconds at most. Not std::atomic<std::shared_ptr>: libstdc++ 12's load() releases its
+  // internal lock with memory_order_relaxed, a data race (ThreadSanitizer reports it) that a
+  // weak-memory CPU can turn into a pointer paired with another snapshot's reference count.
+  mutable std::mutex current_mutex_;
+  std::shared_ptr<const PolicySnapshot> current_;
   std::atomic<uint64_t> generation_{1};
 
   std::mutex reload_mutex_;                 // one reload at a time (watcher thread vs SIGHUP)
