@@ -41,6 +41,14 @@ FileStamp FileStamp::Of(const std::string& path) {
   return stamp;
 }
 
+bool PolicySnapshot::SupportingFilesChanged() const {
+  // sources_[0] is the policy file itself.
+  for (size_t i = 1; i < sources_.size(); ++i) {
+    if (!(FileStamp::Of(sources_[i].path) == sources_[i])) return true;
+  }
+  return false;
+}
+
 bool PolicySnapshot::SourcesChanged() const {
   for (const FileStamp& stamp : sources_) {
     if (!(FileStamp::Of(stamp.path) == stamp)) return true;
@@ -67,7 +75,21 @@ std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
   sources_.push_back(FileStamp::Of(policy_path));
   auto policy = Policy::Load(policy_path);
   if (!policy) return policy.error();
-  const Policy& p = **policy;
+  return ReadSupportingFiles(std::move(policy).value());
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Rebuild(
+    std::shared_ptr<const Policy> policy, std::vector<FileStamp>* read) {
+  auto snapshot = std::make_shared<PolicySnapshot>();
+  snapshot->sources_.push_back(FileStamp::Of(policy->path));
+  std::optional<Error> error = snapshot->ReadSupportingFiles(std::move(policy));
+  if (read != nullptr) *read = snapshot->sources_;
+  if (error) return *std::move(error);
+  return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+}
+
+std::optional<Error> PolicySnapshot::ReadSupportingFiles(std::shared_ptr<const Policy> policy) {
+  const Policy& p = *policy;
 
   if (!p.ca_path.empty()) {
     sources_.push_back(FileStamp::Of(p.ca_path));
@@ -90,7 +112,7 @@ std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
     if (!denylist) return denylist.error();
     denylist_ = std::move(denylist.value());
   }
-  policy_ = std::move(policy).value();
+  policy_ = std::move(policy);
   return std::nullopt;
 }
 

@@ -59,7 +59,13 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path,
                                                             std::vector<FileStamp>* read);
 
+  // The policy in force with its CA, CRLs and denylist re-read: when an edit breaks the policy
+  // file, revocations must still take effect under the policy that is kept.
+  static Result<std::shared_ptr<const PolicySnapshot>> Rebuild(std::shared_ptr<const Policy> policy,
+                                                               std::vector<FileStamp>* read);
+
   const Policy& policy() const { return *policy_; }
+  const std::shared_ptr<const Policy>& shared_policy() const { return policy_; }
   const std::vector<X509Ptr>& cas() const { return cas_; }
   const CrlSet& crls() const { return crls_; }
   const Denylist& denylist() const { return denylist_; }
@@ -67,6 +73,8 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   const std::vector<FileStamp>& sources() const { return sources_; }
   // True when any source file differs from when this snapshot read it.
   bool SourcesChanged() const;
+  // The same, for the files the policy names (CA, CRLs, denylist) but not the policy itself.
+  bool SupportingFilesChanged() const;
 
   // The connect checks of design.md ("Connect"). On success fills `session` (if non-null).
   // `cert` is null when the client presented none. `now`: Unix seconds.
@@ -91,6 +99,8 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   // Reads the policy and every file it names into this snapshot; sources_ grows as files are
   // looked at, whether or not they load.
   std::optional<Error> ReadFiles(const std::string& policy_path);
+  // The CA bundle, CRLs and denylist that `policy` names; sets policy_ on success.
+  std::optional<Error> ReadSupportingFiles(std::shared_ptr<const Policy> policy);
 
   std::shared_ptr<const Policy> policy_;
   std::vector<X509Ptr> cas_;

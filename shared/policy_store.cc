@@ -1,5 +1,7 @@
 #include "shared/policy_store.h"
 
+#include <algorithm>
+
 namespace certguard {
 namespace {
 
@@ -27,35 +29,57 @@ PolicyStore::~PolicyStore() { StopWatching(); }
 ReloadEvent PolicyStore::LoadAndSwap() {
   std::vector<FileStamp> read;
   auto next = PolicySnapshot::Load(policy_path_, &read);
-  if (!next) {
-    // The files the failed load looked at, not those of the snapshot in force: the fix may be a
-    // file only the new policy names (a CRL copied in after the edit).
-    rejected_stamps_ = std::move(read);
-    return {ReloadEvent::Kind::kRejected, next.error().message};
+  if (next) {
+    rejected_stamps_.clear();
+    Swap(std::move(next).value());
+    return {ReloadEvent::Kind::kReloaded, {}};
   }
+  std::string message = next.error().message;
+  // A typo in the policy must not hold up a revocation: when the CA, CRLs or denylist of the
+  // policy in force changed, re-read them around that policy and swap that in.
+  if (const auto in_force = current(); in_force->SupportingFilesChanged()) {
+    std::vector<FileStamp> rebuilt_from;
+    auto refreshed = PolicySnapshot::Rebuild(in_force->shared_policy(), &rebuilt_from);
+    if (refreshed) {
+      Swap(std::move(refreshed).value());
+      message += " (the policy in force is kept; its CA, CRLs and denylist were re-read)";
+    }
+    read.insert(read.end(), rebuilt_from.begin(), rebuilt_from.end());
+  }
+  // Retry once any file that either load looked at, or that the snapshot in force was built
+  // from, changes: reported once, not on every check.
+  // The freshest stamp of each path comes first (the failed load, then the rebuild).
+  const auto& sources = current()->sources();
+  read.insert(read.end(), sources.begin(), sources.end());
   rejected_stamps_.clear();
-  std::shared_ptr<const PolicySnapshot> replaced = std::move(next).value();
-  const bool refresh_changed = replaced->policy().refresh != current()->policy().refresh;
+  for (FileStamp& stamp : read) {
+    const bool seen = std::any_of(rejected_stamps_.begin(), rejected_stamps_.end(),
+                                  [&](const FileStamp& s) { return s.path == stamp.path; });
+    if (!seen) rejected_stamps_.push_back(std::move(stamp));
+  }
+  return {ReloadEvent::Kind::kRejected, std::move(message)};
+}
+
+void PolicyStore::Swap(std::shared_ptr<const PolicySnapshot> next) {
+  const bool refresh_changed = next->policy().refresh != current()->policy().refresh;
   {
     std::lock_guard lock(current_mutex_);
-    current_.swap(replaced);
+    current_.swap(next);
   }
   // Bumped after the swap: whoever sees the new generation also sees the new snapshot.
   generation_.fetch_add(1);
-  replaced.reset();  // the old snapshot dies here, outside the lock, unless sessions still hold it
+  next.reset();  // the old snapshot dies here, outside the lock, unless sessions still hold it
   if (refresh_changed) {
     // A watcher asleep for the old period would keep the new one waiting (1h → 5s, say). The
     // empty critical section orders this notify after the watcher's predicate check.
     { std::lock_guard lock(watch_mutex_); }
     watch_wakeup_.notify_all();
   }
-  return {ReloadEvent::Kind::kReloaded, {}};
 }
 
 ReloadEvent PolicyStore::ReloadIfChanged() {
   std::lock_guard lock(reload_mutex_);
   if (!rejected_stamps_.empty()) {
-    // Retry only when a file the rejected load read has changed: reported once, not per check.
     if (StampsNow(rejected_stamps_) == rejected_stamps_) return {};
   } else if (!current()->SourcesChanged()) {
     return {};

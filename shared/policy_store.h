@@ -60,6 +60,7 @@ class PolicyStore {
  private:
   explicit PolicyStore(std::string policy_path, std::shared_ptr<const PolicySnapshot> first);
   ReloadEvent LoadAndSwap();
+  void Swap(std::shared_ptr<const PolicySnapshot> next);
   void WatchLoop();
 
   const std::string policy_path_;

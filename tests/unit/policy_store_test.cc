@@ -503,5 +503,40 @@ TEST_F(PolicyStoreTest, DestroyingAWatchingStoreStopsItsThread) {
   EXPECT_TRUE(held->AuthorizeConnect(&Sensor1().info, "sensor-1", Now(), &session).allowed);
 }
 
+// An unrelated typo in the policy file must not delay a revocation: the CRL of the policy in
+// force is re-read around that policy, and the broken edit is still reported.
+TEST_F(PolicyStoreTest, BrokenPolicyEditDoesNotHoldUpACrlRevocation) {
+  Write("fleet.crl", Ca().CrlPem({}));
+  auto store = Open(PolicyText("telemetry", "  crl: [\"fleet.crl\"]\n"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(CanPublish(*store, "telemetry/sensor-1/x"));
+
+  Write("policy.yaml", "version: 1\nidentity: [unclosed\n");
+  ReloadEvent broken = store->ReloadIfChanged();
+  ASSERT_EQ(broken.kind, ReloadEvent::Kind::kRejected);
+  ASSERT_TRUE(CanPublish(*store, "telemetry/sensor-1/x"));
+
+  Write("fleet.crl", Ca().CrlPem({Sensor1().serial_hex}));
+  ReloadEvent revoked = store->ReloadIfChanged();
+  EXPECT_EQ(revoked.kind, ReloadEvent::Kind::kRejected) << "the policy file is still broken";
+  EXPECT_TRUE(IsLocatedError(revoked.message.substr(0, revoked.message.find(" (")), path_))
+      << revoked.message;
+  EXPECT_NE(revoked.message.find("CRLs and denylist were re-read"), std::string::npos);
+  const Decision decision =
+      PublishAs(store->current(), Sensor1(), "sensor-1", "telemetry/sensor-1/x");
+  EXPECT_FALSE(decision.allowed);
+  EXPECT_EQ(decision.reason, Reason::kRevoked);
+
+  // Nothing changed since: no second report, no new snapshot.
+  const uint64_t generation = store->generation();
+  EXPECT_EQ(store->ReloadIfChanged().kind, ReloadEvent::Kind::kUnchanged);
+  EXPECT_EQ(store->generation(), generation);
+
+  // Fixing the policy brings it in, with the CRL as it is now.
+  Write("policy.yaml", PolicyText("metrics", "  crl: [\"fleet.crl\"]\n"));
+  EXPECT_EQ(store->ReloadIfChanged().kind, ReloadEvent::Kind::kReloaded);
+  EXPECT_FALSE(PublishAs(store->current(), Sensor1(), "sensor-1", "metrics/sensor-1/x").allowed);
+}
+
 }  // namespace
 }  // namespace certguard
