@@ -37,6 +37,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 std::optional<std::string> WhyNotSubstitutable(std::string_view value) {
   if (value.empty()) return "it is empty";
+  // `{id}/#` for a device called "$SYS" would reach the broker's own topics, which a wildcard
+  // never does: `$` at the start of a level is the broker's, not a device's.
+  if (value.front() == '$') return "it starts with '$' (reserved for broker topics)";
   if (value.size() > kMaxPlaceholderValueBytes) {
     return "it is longer than " + std::to_string(kMaxPlaceholderValueBytes) + " bytes";
   }

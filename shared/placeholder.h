@@ -35,8 +35,9 @@ struct PlaceholderValues {
 inline constexpr size_t kMaxPlaceholderValueBytes = 256;
 
 // Why `value` can never be substituted into a topic, or nullopt when it can. A value is refused
-// when it is empty, longer than kMaxPlaceholderValueBytes, not valid UTF-8, or contains `/`, `+`,
-// `#`, NUL or another control character: each would let one device's rule reach other topics.
+// when it is empty, longer than kMaxPlaceholderValueBytes, not valid UTF-8, starts with `$`, or
+// contains `/`, `+`, `#`, NUL or another control character: each would let one device's rule
+// reach other devices' or the broker's topics.
 std::optional<std::string> WhyNotSubstitutable(std::string_view value);
 
 std::string_view PlaceholderName(Placeholder p);
