@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <utility>
 
 #include "mosquitto-plugin/certguard_plugin.h"
 
@@ -128,9 +129,11 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
     if (!warned_unknown_client_) {
       warned_unknown_client_ = true;
       mosquitto_log_printf(MOSQ_LOG_WARNING,
-                           "certguard: client \"%.*s\" was not authenticated by certguard; "
-                           "denying all its actions (is use_identity_as_username or "
-                           "use_subject_as_username set on its listener?)",
+                           "certguard: client \"%.*s\" has no identity admitted by "
+                           "certguard; denying all its actions (is use_identity_as_username or "
+                           "use_subject_as_username set on its listener? or is it an MQTT v5 "
+                           "session kept after a clean-start connection ended? use clean start "
+                           "false for durable sessions)",
                            static_cast<int>(client_id.size()), client_id.data());
     }
     Audit(client_id, "", action, topic_view,
@@ -164,6 +167,13 @@ void CertguardPlugin::OnReload() {
 }
 
 void CertguardPlugin::OnTick() {
+  // Sessions that ended before this tick: their Will has been checked by now. A client that
+  // reconnected meanwhile has a fresh state, which is not `ended`.
+  for (const std::string& client_id : std::exchange(to_forget_, {})) {
+    if (const ClientState* state = clients_.Find(client_id); state != nullptr && state->ended) {
+      clients_.Erase(client_id);
+    }
+  }
   for (const ReloadEvent& event : store_->TakeEvents()) {
     if (event.kind == ReloadEvent::Kind::kRejected) {
       mosquitto_log_printf(MOSQ_LOG_ERR,
@@ -212,7 +222,7 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     const std::string client_id = std::move(sweep_.back());
     sweep_.pop_back();
     ClientState* state = clients_.Find(client_id);
-    if (state == nullptr || state->refused) continue;
+    if (state == nullptr || state->refused || state->ended) continue;
     if (state->session.snapshot != snapshot_) {
       Rebind(client_id, *state, now);
       continue;  // a rebind re-checks revocation and dates too
@@ -259,10 +269,16 @@ void CertguardPlugin::OnDisconnect(struct mosquitto* client) {
   ClientState* state = clients_.Find(client_id);
   // A takeover authenticates the new connection before the old one goes: leave the new state.
   if (state == nullptr || state->connection != client) return;
+  // Durable session: deliveries to it are still checked while it is offline.
+  state->connection = nullptr;
   if (mosquitto_client_clean_session(client)) {
-    clients_.Erase(client_id);
-  } else {
-    state->connection = nullptr;  // durable session: deliveries are still checked while offline
+    // Mosquitto 2.0 runs this callback *before* it publishes the client's Will, whose topic it
+    // then checks with us (WRITE): forgetting the client here would deny every Will. Forget it
+    // at the next tick. (An MQTT v5 client with clean start and a session expiry interval keeps
+    // its session too, but the 2.0 plugin API does not show the interval: such a session is
+    // forgotten like this one, and deliveries queued for it are denied.)
+    state->ended = true;
+    to_forget_.emplace_back(client_id);
   }
 }
 

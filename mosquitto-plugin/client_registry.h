@@ -19,6 +19,9 @@ struct ClientState {
   std::shared_ptr<const CertificateInfo> certificate;  // re-checked on every policy change
   DeviceSession session;
   bool refused = false;  // revoked or no longer authorised: every check denies until it reconnects
+  // The connection ended and the broker discards the session: forgotten at the next tick, not at
+  // once, because the broker checks the client's Will with us right after the disconnect.
+  bool ended = false;
 };
 
 // Client states by MQTT client id. Keyed by id rather than by connection, because a durable
