@@ -10,6 +10,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -246,6 +247,15 @@ class PluginTestBase : public ::testing::Test {
   }
 
   std::string AuditLines() const { return ReadWholeFile(audit_path_); }
+  // True once the audit log holds `needle` (denials are written inside the broker's check).
+  bool WaitForAudit(const std::string& needle, milliseconds timeout = kReloadTimeout) const {
+    const auto deadline = Clock::now() + timeout;
+    while (AuditLines().find(needle) == std::string::npos) {
+      if (Clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
 
   TempDir files_;
   TestCa fleet_ca_;
