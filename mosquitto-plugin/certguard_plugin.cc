@@ -23,9 +23,13 @@ std::string_view ClientIdOf(const struct mosquitto* client) {
   return id == nullptr ? std::string_view() : std::string_view(id);
 }
 
-// The client's certificate as certguard reads it, or the reason there is none.
-Result<std::shared_ptr<const CertificateInfo>> CertificateOf(const struct mosquitto* client) {
+// The client's certificate as certguard reads it, or the reason there is none; `presented` says
+// whether the client sent one at all. (Each mosquitto_client_certificate() call returns a new
+// reference: asking twice would leak the certificate of every client refused here.)
+Result<std::shared_ptr<const CertificateInfo>> CertificateOf(const struct mosquitto* client,
+                                                             bool* presented) {
   X509* peer = static_cast<X509*>(mosquitto_client_certificate(client));
+  *presented = peer != nullptr;
   if (peer == nullptr) return Error{"no client certificate"};
   auto info = CertificateInfo::FromX509(peer);  // takes its own reference
   X509_free(peer);
@@ -71,13 +75,12 @@ void CertguardPlugin::Audit(std::string_view client_id, std::string_view device_
 
 int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   const std::string client_id(ClientIdOf(client));
-  auto certificate = CertificateOf(client);
+  bool presented = false;
+  auto certificate = CertificateOf(client, &presented);
   Decision decision;
   DeviceSession session;
   if (!certificate) {
-    decision = Decision::Deny(mosquitto_client_certificate(client) == nullptr
-                                  ? Reason::kNoCertificate
-                                  : Reason::kCertificateRefused,
+    decision = Decision::Deny(presented ? Reason::kCertificateRefused : Reason::kNoCertificate,
                               certificate.error().message);
   } else {
     decision =

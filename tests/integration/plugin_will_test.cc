@@ -1,10 +1,6 @@
 // Will messages: Mosquitto checks a Will's topic (WRITE) when it publishes it after an
 // ungraceful disconnect, which happens after certguard has heard of the disconnect.
-#include <sys/socket.h>
-
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,46 +11,6 @@ namespace certguard::testing {
 namespace {
 
 using Strings = std::vector<std::string>;
-
-// Connects with a Will, then shuts the TCP connection down without sending DISCONNECT, as a
-// device does when it loses power: the broker then publishes the Will. The harness's MqttClient
-// always disconnects cleanly, which discards the Will.
-::testing::AssertionResult ConnectWithWillAndDrop(const MqttClientOptions& options,
-                                                  const std::string& will_topic,
-                                                  const std::string& will_payload) {
-  mosquitto* mosq = mosquitto_new(options.client_id.c_str(), true, nullptr);
-  if (mosq == nullptr) return ::testing::AssertionFailure() << "mosquitto_new";
-  std::atomic<int> connack{-1};
-  mosquitto_user_data_set(mosq, &connack);
-  mosquitto_connect_callback_set(mosq, [](mosquitto*, void* self, int rc) {
-    static_cast<std::atomic<int>*>(self)->store(rc);
-  });
-  int rc =
-      mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                           options.protocol_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-  if (rc == MOSQ_ERR_SUCCESS) {
-    rc = mosquitto_will_set(mosq, will_topic.c_str(), static_cast<int>(will_payload.size()),
-                            will_payload.data(), 1, false);
-  }
-  if (rc == MOSQ_ERR_SUCCESS) {
-    rc = mosquitto_tls_set(mosq, options.ca_file.c_str(), nullptr, options.cert_file.c_str(),
-                           options.key_file.c_str(), nullptr);
-  }
-  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_connect(mosq, options.host.c_str(), options.port, 30);
-  const auto deadline = Clock::now() + kDisconnectTimeout;
-  while (rc == MOSQ_ERR_SUCCESS && connack.load() < 0 && Clock::now() < deadline) {
-    rc = mosquitto_loop(mosq, 50, 1);
-  }
-  ::testing::AssertionResult result = ::testing::AssertionSuccess();
-  if (rc != MOSQ_ERR_SUCCESS || connack.load() != 0) {
-    result = ::testing::AssertionFailure()
-             << "connect: " << mosquitto_strerror(rc) << ", CONNACK " << connack.load();
-  } else {
-    ::shutdown(mosquitto_socket(mosq), SHUT_RDWR);
-  }
-  mosquitto_destroy(mosq);
-  return result;
-}
 
 class PluginWillTest : public PluginProtocolTest {
  protected:
