@@ -36,7 +36,12 @@ class Loader {
            "the policy is empty: a policy is a YAML mapping with `version`, "
            "`identity` and `rules`");
     }
-    CheckQuotesClosed(root);
+    // YAML aliases let a few hundred bytes stand for an exponentially large tree (`&a [x, x]`,
+    // `&b [*a, *a]`, ...), which would keep a broker's reload thread busy for hours. Without
+    // aliases a node takes at least one byte of source, so a walk that visits more nodes than a
+    // generous multiple of the file's size is an expansion; this first walk caps every later one.
+    size_t nodes_left = 8 * source_.size() + 1024;
+    CheckQuotesClosed(root, nodes_left);
     if (!root.IsMap())
       Fail(root, "a policy is a YAML mapping with `version`, `identity` and `rules`");
     CheckKeys(root, {"version", "ca", "identity", "groups", "rules", "revocation"});
@@ -89,7 +94,10 @@ class Loader {
   // No value in a policy (id, template, filter, path) spans lines, so a quoted one that runs past
   // its line has lost its closing quote. yaml-cpp accepts it and swallows what follows, which
   // would otherwise surface as a baffling error about some later key.
-  void CheckQuotesClosed(const YAML::Node& node) const {
+  void CheckQuotesClosed(const YAML::Node& node, size_t& nodes_left) const {
+    if (nodes_left-- == 0) {
+      Fail(node, "the policy expands to too many entries (aliases of aliases?)");
+    }
     if (node.IsScalar()) {
       const YAML::Mark mark = node.Mark();
       if (mark.is_null() || mark.pos < 0) return;
@@ -113,11 +121,11 @@ class Loader {
       return;
     }
     if (node.IsSequence()) {
-      for (const YAML::Node& item : node) CheckQuotesClosed(item);
+      for (const YAML::Node& item : node) CheckQuotesClosed(item, nodes_left);
     } else if (node.IsMap()) {
       for (auto it = node.begin(); it != node.end(); ++it) {
-        CheckQuotesClosed(it->first);
-        CheckQuotesClosed(it->second);
+        CheckQuotesClosed(it->first, nodes_left);
+        CheckQuotesClosed(it->second, nodes_left);
       }
     }
   }
