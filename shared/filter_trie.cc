@@ -12,6 +12,9 @@ struct FilterTrie::Levels {
   std::string_view rest;
   bool done = false;
   bool first = true;  // the first level, where the `$` rule applies
+  // The levels consumed so far spell "", one empty level, which is no topic: overlap must not end
+  // there (`+` and `/#` share no topic) and containment of a `#` need not cover it.
+  bool after_empty_first = false;
 
   static Levels Of(std::string_view text) {
     Levels l;
@@ -23,6 +26,7 @@ struct FilterTrie::Levels {
   // Moves to the next level; sets `done` when there is none.
   void Advance() {
     first = false;
+    after_empty_first = false;
     if (rest.data() == nullptr) {
       done = true;
       return;
@@ -174,8 +178,17 @@ FilterTrie::RuleIndex FilterTrie::MatchContaining(uint32_t index, Levels levels,
   // A trie '#' here contains whatever follows, unless the `$` rule keeps a literal `$` first
   // level out of it. A wildcard first level in the filter already excludes `$` topics.
   if (node.multi_wildcard != kNoRule && !levels.LevelIsDollar()) return node.multi_wildcard;
-  if (levels.level == "#") return kNoRule;  // only a '#' contains a '#'
-  const Levels next = levels.Next();
+  if (levels.level == "#") {
+    // The filter's `#` also matches the topic of the levels so far, which only a '#' here would
+    // contain, unless those levels are no topic (none, or one empty level): then `+/#` matches
+    // exactly the same topics (`+/#` contains `#`, `/+/#` contains `/#`).
+    if ((levels.first || levels.after_empty_first) && node.single_wildcard != kNoNode) {
+      return nodes_[node.single_wildcard].multi_wildcard;
+    }
+    return kNoRule;
+  }
+  Levels next = levels.Next();
+  next.after_empty_first = levels.first && levels.level.empty();
   if (levels.level == "+") {
     // Only a '+' contains a '+': literals and templates each match one value.
     return node.single_wildcard != kNoNode ? MatchContaining(node.single_wildcard, next, values)
@@ -195,14 +208,14 @@ FilterTrie::RuleIndex FilterTrie::MatchContaining(uint32_t index, Levels levels,
   return kNoRule;
 }
 
-FilterTrie::RuleIndex FilterTrie::AnyRuleBelow(uint32_t index, bool skip_dollar,
+FilterTrie::RuleIndex FilterTrie::AnyRuleBelow(uint32_t index, bool skip_dollar, bool skip_own_end,
                                                const PlaceholderValues& values) const {
   // Every node exists because some filter passes through it, so any edge leads to a rule. Only
   // `$` edges at the first level can be out of reach of a wildcard.
   const Node& node = nodes_[index];
-  if (node.rule_ending_here != kNoRule) return node.rule_ending_here;
+  if (node.rule_ending_here != kNoRule && !skip_own_end) return node.rule_ending_here;
   if (node.multi_wildcard != kNoRule) return node.multi_wildcard;
-  const auto first_rule = [&](uint32_t child) { return AnyRuleBelow(child, false, values); };
+  const auto first_rule = [&](uint32_t child) { return AnyRuleBelow(child, false, false, values); };
   if (node.single_wildcard != kNoNode) return first_rule(node.single_wildcard);
   for (const auto& edge : node.literals) {
     if (!skip_dollar || edge.first.empty() || edge.first.front() != '$') {
@@ -219,23 +232,32 @@ FilterTrie::RuleIndex FilterTrie::MatchOverlapping(uint32_t index, Levels levels
                                                    const PlaceholderValues& values) const {
   const Node& node = nodes_[index];
   if (levels.done) {
+    if (levels.after_empty_first) return kNoRule;
     return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
   }
   const std::string_view level = levels.level;
   if (level == "#") {
-    // The filter matches this node's own topic and everything below it.
-    return AnyRuleBelow(index, levels.first, values);
+    // The filter matches this node's own topic (unless that is "") and everything below it.
+    return AnyRuleBelow(index, levels.first, levels.after_empty_first, values);
   }
   const bool wildcard_level = level == "+";
   // A trie '#' here overlaps anything at this level, except a literal `$` first level.
   if (node.multi_wildcard != kNoRule && !levels.LevelIsDollar()) return node.multi_wildcard;
   const Levels next = levels.Next();
+  // The levels after a common first level `common` (templates never substitute "").
+  const auto after = [&](std::string_view common) {
+    Levels n = next;
+    n.after_empty_first = levels.first && common.empty();
+    return n;
+  };
   if (node.single_wildcard != kNoNode && !levels.LevelIsDollar()) {
-    if (RuleIndex r = MatchOverlapping(node.single_wildcard, next, values); r != kNoRule) return r;
+    if (RuleIndex r = MatchOverlapping(node.single_wildcard, after(level), values); r != kNoRule) {
+      return r;
+    }
   }
   if (!wildcard_level) {
     if (const uint32_t child = LiteralChild(node, level); child != kNoNode) {
-      if (RuleIndex r = MatchOverlapping(child, next, values); r != kNoRule) return r;
+      if (RuleIndex r = MatchOverlapping(child, after(level), values); r != kNoRule) return r;
     }
     for (const TemplateEdge& edge : node.templates) {
       if (edge.pattern.MatchesLevel(level, values)) {
@@ -248,7 +270,9 @@ FilterTrie::RuleIndex FilterTrie::MatchOverlapping(uint32_t index, Levels levels
   // grows with the fan-out of a node (see README, "Limits").
   for (const auto& edge : node.literals) {
     if (levels.first && !edge.first.empty() && edge.first.front() == '$') continue;
-    if (RuleIndex r = MatchOverlapping(edge.second, next, values); r != kNoRule) return r;
+    if (RuleIndex r = MatchOverlapping(edge.second, after(edge.first), values); r != kNoRule) {
+      return r;
+    }
   }
   for (const TemplateEdge& edge : node.templates) {
     if (levels.first && edge.pattern.StartsWithDollar(values)) continue;

@@ -61,7 +61,8 @@ class FilterTrie {
   RuleIndex MatchTopic(uint32_t node, Levels levels, const PlaceholderValues& values) const;
   RuleIndex MatchContaining(uint32_t node, Levels levels, const PlaceholderValues& values) const;
   RuleIndex MatchOverlapping(uint32_t node, Levels levels, const PlaceholderValues& values) const;
-  RuleIndex AnyRuleBelow(uint32_t node, bool skip_dollar, const PlaceholderValues& values) const;
+  RuleIndex AnyRuleBelow(uint32_t node, bool skip_dollar, bool skip_own_end,
+                         const PlaceholderValues& values) const;
 
   std::vector<Node> nodes_;
   bool frozen_ = false;

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <string>
 
+#include "shared/filter_trie.h"
 #include "shared/policy.h"
+#include "shared/topic_filter.h"
+#include "shared/topic_template.h"
 
 namespace certguard {
 namespace {
@@ -48,6 +52,45 @@ TEST(FuzzRegressions, PolicyAliasReuseStillLoads) {
   const auto policy = Policy::Parse(yaml, "reuse.yaml");
   ASSERT_TRUE(policy.ok()) << policy.error().message;
   EXPECT_EQ(policy.value()->rules.size(), 12u);
+}
+
+// A frozen trie of `filters`; rule i is filters[i].
+FilterTrie TrieOf(std::initializer_list<const char*> filters) {
+  FilterTrie trie;
+  FilterTrie::RuleIndex rule = 0;
+  for (const char* filter : filters) trie.Insert(TopicPattern::Parse(filter).value(), rule++);
+  trie.Freeze();
+  return trie;
+}
+
+const PlaceholderValues kValues{"dev-1", "dev-1", "dev-1"};
+
+// fuzz_topic_filter: the trie said `/#` overlaps `+`. Their only common "topic" is "" (one empty
+// level: `/#` matches its parent, `+` matches an empty level), and "" is no topic, as
+// FiltersOverlap knows. A deny rule `/#` thus refused a subscription to `+`.
+TEST(FuzzRegressions, TrieOverlapDoesNotEndOnTheEmptyTopic) {
+  EXPECT_FALSE(FiltersOverlap("/#", "+"));
+  EXPECT_EQ(TrieOf({"/#"}).FindOverlappingFilter("+", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"+"}).FindOverlappingFilter("/#", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"/"}).FindOverlappingFilter("+", kValues), FilterTrie::kNoRule);
+  // They do share topics as soon as a second level exists.
+  EXPECT_EQ(TrieOf({"/#"}).FindOverlappingFilter("+/+", kValues), 0u);
+  EXPECT_EQ(TrieOf({"+/#"}).FindOverlappingFilter("/#", kValues), 0u);
+  EXPECT_EQ(TrieOf({"+/+"}).FindOverlappingFilter("/#", kValues), 0u);
+}
+
+// fuzz_topic_filter: the trie said `+/#` does not contain `#` ("only a '#' contains a '#'"). It
+// does: `#` also matches its parent, but at the top that is no topic, so both match every topic
+// but the `$` ones. The same holds one empty level down. An allow rule `+/#` refused `#`.
+TEST(FuzzRegressions, TrieContainmentOfHashAtTheTop) {
+  EXPECT_TRUE(FilterContains("+/#", "#"));
+  EXPECT_EQ(TrieOf({"+/#"}).FindContainingFilter("#", kValues), 0u);
+  EXPECT_EQ(TrieOf({"/+/#"}).FindContainingFilter("/#", kValues), 0u);
+  EXPECT_EQ(TrieOf({"+/+/#"}).FindContainingFilter("/#", kValues), 0u);
+  // Below a real topic the parent is a topic that `P/+/#` misses.
+  EXPECT_FALSE(FilterContains("a/+/#", "a/#"));
+  EXPECT_EQ(TrieOf({"a/+/#"}).FindContainingFilter("a/#", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"+/+/#"}).FindContainingFilter("+/#", kValues), FilterTrie::kNoRule);
 }
 
 }  // namespace
