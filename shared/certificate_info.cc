@@ -417,7 +417,18 @@ Result<NamePtr> BuildName(const std::vector<ParsedRdn>& rdns) {
       first_in_rdn = false;
     }
   }
-  return name;
+  // A certificate's multi-valued RDN (`UID=y+CN=x`) holds its members in DER order (a SET OF is
+  // sorted by encoding), which is the order FromX509 reads; a string may list them in any order
+  // (OpenSSL prints them reversed). Encoding and decoding the name puts them in the
+  // certificate's order, so that both paths agree on the subject and on subject_dn.
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_NAME(name.get(), &der);
+  if (length <= 0) return Error{"dn: cannot encode the subject"};
+  const unsigned char* cursor = der;
+  NamePtr canonical(d2i_X509_NAME(nullptr, &cursor, length));
+  OPENSSL_free(der);
+  if (!canonical) return Error{"dn: cannot encode the subject"};
+  return canonical;
 }
 
 std::string JoinCommas(const std::vector<std::string>& values) {

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <string>
 
+#include "shared/certificate_info.h"
 #include "shared/filter_trie.h"
 #include "shared/policy.h"
 #include "shared/topic_filter.h"
@@ -91,6 +94,31 @@ TEST(FuzzRegressions, TrieContainmentOfHashAtTheTop) {
   EXPECT_FALSE(FilterContains("a/+/#", "a/#"));
   EXPECT_EQ(TrieOf({"a/+/#"}).FindContainingFilter("a/#", kValues), FilterTrie::kNoRule);
   EXPECT_EQ(TrieOf({"+/+/#"}).FindContainingFilter("+/#", kValues), FilterTrie::kNoRule);
+}
+
+// fuzz_subject_strings: the members of a multi-valued RDN came out of FromSubjectStrings in the
+// order the string lists them, while a certificate holds them in DER order (and OpenSSL prints
+// them reversed). So subject_dn flipped on every read-back, and EMQX's path disagreed with
+// Mosquitto's on the same certificate. Both orders of the string now give the certificate's form.
+TEST(FuzzRegressions, MultiValuedRdnReadsLikeTheCertificate) {
+  std::ifstream in(
+      std::string(CERTGUARD_SOURCE_DIR) + "/tests/fuzz/corpus/certificate_der/multivalued_rdn.der",
+      std::ios::binary);
+  const std::string der((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto cert = CertificateInfo::FromDer(der);
+  ASSERT_TRUE(cert.ok()) << cert.error().message;
+  ASSERT_EQ(cert.value().subject_dn, "UID=dev-2+CN=x,O=Example");
+
+  for (const char* dn : {"UID=dev-2+CN=x,O=Example", "CN=x+UID=dev-2,O=Example"}) {
+    SCOPED_TRACE(dn);
+    const auto emqx = CertificateInfo::FromSubjectStrings("x", dn);
+    ASSERT_TRUE(emqx.ok()) << emqx.error().message;
+    EXPECT_EQ(emqx.value().subject_dn, cert.value().subject_dn);
+    EXPECT_EQ(emqx.value().subject, cert.value().subject);
+    const auto again = CertificateInfo::FromSubjectStrings("x", emqx.value().subject_dn);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    EXPECT_EQ(again.value().subject_dn, cert.value().subject_dn);
+  }
 }
 
 }  // namespace
