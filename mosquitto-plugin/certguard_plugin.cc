@@ -232,8 +232,23 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     }
     const Decision still =
         snapshot_->CheckStillValid(*state->certificate, state->session.device_id, now);
-    if (!still.allowed) Refuse(client_id, *state, still);
+    if (!still.allowed) {
+      Refuse(client_id, *state, still);
+    } else if (!still.detail.empty()) {
+      WarnOnce(still.detail);
+    }
   }
+}
+
+void CertguardPlugin::WarnOnce(const std::string& warning) {
+  // A stale CRL under `stale_crl: warn` warns through every client of its issuer on every
+  // sweep: one line per CRL state is what an operator can act on. The text names the CRL and its
+  // nextUpdate, so a new CRL that goes stale in turn is logged again. Bounded in case CRLs churn
+  // for months.
+  if (warned_.size() >= 1024) warned_.clear();
+  if (!warned_.insert(warning).second) return;
+  mosquitto_log_printf(MOSQ_LOG_WARNING, "certguard: warning: %s; clients are still admitted",
+                       warning.c_str());
 }
 
 void CertguardPlugin::Refuse(const std::string& client_id, ClientState& state,

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "mosquitto-plugin/client_registry.h"
@@ -54,6 +55,9 @@ class CertguardPlugin {
   // dates are re-checked.
   void ContinueSweep(int64_t now);
   void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
+  // Logs a warning that an allowing decision carried (`stale_crl: warn`) the first time it is
+  // seen.
+  void WarnOnce(const std::string& warning);
   void Audit(std::string_view client_id, std::string_view device_id, Action action,
              std::string_view topic, const Decision& decision);
 
@@ -68,6 +72,7 @@ class CertguardPlugin {
   size_t sweep_refused_ = 0;
   int64_t next_sweep_ = 0;
   bool warned_unknown_client_ = false;
+  std::unordered_set<std::string> warned_;  // see WarnOnce
 };
 
 }  // namespace certguard::mosquitto_plugin
