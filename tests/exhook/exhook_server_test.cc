@@ -156,10 +156,17 @@ TEST_P(ExhookServerTest, SharedSubscriptionIsCheckedAsItsFilter) {
   auto emqx = Emqx(*server);
   const EmqxClientInfo sensor = ClientInfoFor(ca_.Issue(WithCn("sensor-1")), "sensor-1", false);
   ASSERT_EQ(emqx->Connect(sensor), true);
-  // EMQX strips `$share/g/` before it asks; a prefix that still arrives is checked the same way.
+  // EMQX strips `$share/g/` before it asks...
   EXPECT_EQ(emqx->Subscribe(sensor, "$share/g/devices/sensor-1/commands/#"), true);
   EXPECT_EQ(emqx->Subscribe(sensor, "$share/g/devices/sensor-2/commands/#"), false);
-  EXPECT_EQ(emqx->Subscribe(sensor, "$share/g"), false);
+  // ...and a prefix that still arrives is checked the same way.
+  EXPECT_EQ(emqx->Authorize(sensor, kAuthorizeSubscribe, "$share/g/devices/sensor-1/commands/#"),
+            true);
+  EXPECT_EQ(emqx->Authorize(sensor, kAuthorizeSubscribe, "$share/g/devices/sensor-2/commands/#"),
+            false);
+  EXPECT_EQ(emqx->Authorize(sensor, kAuthorizeSubscribe, "$share/g"), false);
+  EXPECT_EQ(emqx->Authorize(sensor, kAuthorizeSubscribe, "$share/+/devices/sensor-1/commands/#"),
+            false);
 }
 
 TEST_P(ExhookServerTest, PemModeReadsSansFromTheCertificateInTheUsername) {

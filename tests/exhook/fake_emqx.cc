@@ -421,11 +421,20 @@ std::optional<bool> FakeEmqx::Authorize(const EmqxClientInfo& client, int type,
   return result;
 }
 
+std::string EmqxAuthorizedFilter(const std::string& filter) {
+  static constexpr std::string_view kShare = "$share/";
+  if (filter.rfind(kShare, 0) != 0) return filter;
+  const size_t group_end = filter.find('/', kShare.size());
+  if (group_end == std::string::npos || group_end + 1 == filter.size()) return filter;
+  return filter.substr(group_end + 1);
+}
+
 std::optional<bool> FakeEmqx::Subscribe(const EmqxClientInfo& client, const std::string& filter) {
   if (!Counted(calls_, failures_, *caller_, caller_->ClientSubscribe(client, filter))) {
     return std::nullopt;
   }
-  const std::optional<bool> allowed = Authorize(client, kAuthorizeSubscribe, filter);
+  const std::optional<bool> allowed =
+      Authorize(client, kAuthorizeSubscribe, EmqxAuthorizedFilter(filter));
   if (allowed && *allowed &&
       !Counted(calls_, failures_, *caller_, caller_->SessionSubscribed(client, filter))) {
     return std::nullopt;

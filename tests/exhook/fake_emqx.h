@@ -46,6 +46,9 @@ EmqxClientInfo ClientInfoFor(const IssuedCertificate& certificate, const std::st
 std::string EmqxCommonNames(X509* certificate);
 std::string EmqxDistinguishedName(X509* certificate);
 std::string Base64(std::string_view bytes);
+// The filter EMQX asks client.authorize about for a SUBSCRIBE to `filter`: without the
+// `$share/<group>/` prefix of a shared subscription.
+std::string EmqxAuthorizedFilter(const std::string& filter);
 
 // One EMQX node's connection pool to the exhook server. Thread-safe. Each call returns the
 // server's answer, or nullopt when the RPC failed or the answer broke the protocol (counted in
@@ -68,8 +71,8 @@ class FakeEmqx {
   std::optional<bool> Authenticate(const EmqxClientInfo& client);
   // client.authorize with a raw type (kAuthorizePublish, kAuthorizeSubscribe or anything else).
   std::optional<bool> Authorize(const EmqxClientInfo& client, int type, const std::string& topic);
-  // SUBSCRIBE: client.subscribe, then client.authorize(SUBSCRIBE) for the filter, then
-  // session.subscribed when allowed.
+  // SUBSCRIBE: client.subscribe, then client.authorize(SUBSCRIBE) for the filter (shared
+  // subscriptions stripped, as EMQX does), then session.subscribed when allowed.
   std::optional<bool> Subscribe(const EmqxClientInfo& client, const std::string& filter);
   // PUBLISH: client.authorize(PUBLISH).
   std::optional<bool> Publish(const EmqxClientInfo& client, const std::string& topic) {
