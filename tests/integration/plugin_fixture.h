@@ -220,6 +220,12 @@ class PluginTestBase : public ::testing::Test {
     return device;
   }
   Device MakeDevice(const std::string& cn) { return MakeDevice(cn, WithCn(cn)); }
+  // The observer's id is in its SAN and its CN, so that identity edits aimed at others spare it.
+  Device MakeObserver() {
+    LeafSpec spec = WithCn("observer");
+    spec.san_uri = {"spiffe://iot.example.com/device/observer"};
+    return MakeDevice("observer", spec);
+  }
   Device MakeOperator(const std::string& cn) {
     LeafSpec spec;
     spec.subject = {{"O", "Example"}, {"OU", "operations"}, {"CN", cn}};
@@ -262,6 +268,7 @@ class PluginTestBase : public ::testing::Test {
     options.ca_file = fleet_ca_file_;
     options.cert_file = device.cert_file;
     options.key_file = device.key_file;
+    options.timeout = client_timeout_;
     return options;
   }
 
@@ -306,6 +313,7 @@ class PluginTestBase : public ::testing::Test {
   std::string etc_, policy_path_, audit_path_;
   std::string fleet_ca_file_, both_cas_file_, server_cert_, server_key_;
   int device_count_ = 0;
+  milliseconds client_timeout_ = MqttClientOptions().timeout;  // for each synchronous client call
 };
 
 // Most behaviours are checked on both protocols: the broker words its answers differently.

@@ -57,12 +57,7 @@ class PluginTest : public PluginProtocolTest {
 
   // A client that reads every non-$ topic, to see what the broker really delivers.
   std::unique_ptr<MqttClient> Observer(const MosquittoBroker& broker) {
-    if (!observer_device_) {
-      // Its id in both the SAN and the CN, so that identity edits aimed at others spare it.
-      LeafSpec spec = WithCn("observer");
-      spec.san_uri = {"spiffe://iot.example.com/device/observer"};
-      observer_device_ = std::make_unique<Device>(MakeDevice("observer", spec));
-    }
+    if (!observer_device_) observer_device_ = std::make_unique<Device>(MakeObserver());
     auto observer = Connect(broker, *observer_device_, protocol());
     if (observer) {
       EXPECT_EQ(observer->Subscribe("#", 1), 1);

@@ -68,6 +68,7 @@ class PluginUnderValgrindTest : public PluginTestBase {
                                 valgrind_log_ + " /usr/sbin/mosquitto \"$@\"\n");
     ::chmod(wrapper_.c_str(), 0755);
     WritePolicy(FleetPolicy());
+    client_timeout_ = milliseconds(30000);  // everything is ~20x slower under valgrind
   }
 
   BrokerOptions ValgrindBroker() const {
@@ -84,27 +85,13 @@ class PluginUnderValgrindTest : public PluginTestBase {
 TEST_F(PluginUnderValgrindTest, BrokerWithThePluginHasNoMemoryErrorOrLeak) {
   auto broker = StartBroker(ValgrindBroker());
   ASSERT_TRUE(broker);
-  // Everything is ~20x slower under valgrind.
-  const milliseconds slow(30000);
-  const auto connect = [&](const Device& device, int protocol,
-                           const std::string& client_id = "") -> std::unique_ptr<MqttClient> {
-    MqttClientOptions options = ClientOptions(*broker, device, protocol, client_id);
-    options.timeout = slow;
-    auto client = std::make_unique<MqttClient>(options);
-    const int rc = client->Connect();
-    EXPECT_EQ(rc, 0) << device.name << "\n" << Describe(*client);
-    return rc == 0 ? std::move(client) : nullptr;
-  };
+  const milliseconds slow = client_timeout_;
   const auto refused = [&](const Device& device, int protocol, const std::string& client_id) {
-    MqttClientOptions options = ClientOptions(*broker, device, protocol, client_id);
-    options.timeout = slow;
-    MqttClient client(options);
+    MqttClient client(ClientOptions(*broker, device, protocol, client_id));
     EXPECT_EQ(client.Connect(), NotAuthorizedConnack(protocol)) << client_id << Describe(client);
   };
 
-  LeafSpec observer_spec = WithCn("observer");
-  observer_spec.san_uri = {"spiffe://iot.example.com/device/observer"};
-  auto observer = connect(MakeDevice("observer", observer_spec), 5);
+  auto observer = Connect(*broker, MakeObserver(), 5);
   ASSERT_TRUE(observer);
   ASSERT_EQ(observer->Subscribe("#", 1), 1);
 
@@ -112,15 +99,14 @@ TEST_F(PluginUnderValgrindTest, BrokerWithThePluginHasNoMemoryErrorOrLeak) {
   const Device dashboard_device = MakeDevice("dashboard-1");
   MqttClientOptions durable = ClientOptions(*broker, dashboard_device, 4);
   durable.clean_session = false;
-  durable.timeout = slow;
   MqttClient dashboard(durable);
   ASSERT_EQ(dashboard.Connect(), 0) << Describe(dashboard);
   ASSERT_EQ(dashboard.Subscribe("sensors/+/telemetry", 1), 1);
   dashboard.Disconnect();
 
   const Device sensor1_device = MakeDevice("sensor-1");
-  auto sensor1 = connect(sensor1_device, 5);
-  auto sensor2 = connect(MakeDevice("sensor-2"), 4);
+  auto sensor1 = Connect(*broker, sensor1_device, 5);
+  auto sensor2 = Connect(*broker, MakeDevice("sensor-2"), 4);
   ASSERT_TRUE(sensor1 && sensor2);
   EXPECT_EQ(sensor1->Subscribe("devices/sensor-1/commands/#", 1), 1);
   EXPECT_EQ(sensor1->Subscribe("#", 1), 0x87);
@@ -135,10 +121,8 @@ TEST_F(PluginUnderValgrindTest, BrokerWithThePluginHasNoMemoryErrorOrLeak) {
   refused(MakeDevice("plus", WithCn("+")), 4, "hostile-plus");
   refused(MakeDevice("nul", WithCn(std::string("sensor\0-9", 9))), 5, "hostile-nul");
   {
-    MqttClientOptions options =
-        ClientOptions(*broker, MakeDevice("sensor-3", WithCn("sensor-3"), &foreign_ca_), 5);
-    options.timeout = slow;
-    MqttClient stranger(options);
+    MqttClient stranger(
+        ClientOptions(*broker, MakeDevice("sensor-3", WithCn("sensor-3"), &foreign_ca_), 5));
     EXPECT_EQ(stranger.Connect(), MqttClient::kConnectionLost) << Describe(stranger);
   }
   ASSERT_TRUE(ConnectWithWillAndDrop(ClientOptions(*broker, MakeDevice("sensor-4"), 5),
