@@ -172,8 +172,8 @@ TEST_F(FailClosedTest, CrlThatGoesStaleWhileAClientIsConnectedDisconnectsItUnder
   const size_t mark = broker->LogMark();
   WriteCrlExpiringIn({}, kSoonSeconds);
   ASSERT_TRUE(scene.client->WaitForDisconnect(kDisconnectTimeout)) << broker->Log();
-  EXPECT_TRUE(broker->WaitForLog("certguard: disconnecting client \"sensor-1\"", kReloadTimeout,
-                                 mark))
+  EXPECT_TRUE(
+      broker->WaitForLog("certguard: disconnecting client \"sensor-1\"", kReloadTimeout, mark))
       << broker->Log();
   EXPECT_TRUE(broker->WaitForLog("is stale: nextUpdate", kReloadTimeout, mark)) << broker->Log();
   EXPECT_EQ(ConnectCode(*broker, scene.sensor), kNotAuthorized);
@@ -255,8 +255,7 @@ class BrokenFileTest : public FailClosedTest, public ::testing::WithParamInterfa
 
 class BrokenCrlTest : public BrokenFileTest {};
 INSTANTIATE_TEST_SUITE_P(Breakages, BrokenCrlTest,
-                         ::testing::Values(Breakage::kDeleted, Breakage::kTruncated),
-                         BreakageName);
+                         ::testing::Values(Breakage::kDeleted, Breakage::kTruncated), BreakageName);
 
 TEST_P(BrokenCrlTest, LastGoodCrlStaysInForceWithItsRevocationsAndItsStaleness) {
   const Device revoked = MakeDevice("sensor-2");
@@ -295,8 +294,7 @@ TEST_P(BrokenCrlTest, LastGoodCrlStaysInForceWithItsRevocationsAndItsStaleness) 
 
 class BrokenDenylistTest : public BrokenFileTest {};
 INSTANTIATE_TEST_SUITE_P(Breakages, BrokenDenylistTest,
-                         ::testing::Values(Breakage::kDeleted, Breakage::kDirectory),
-                         BreakageName);
+                         ::testing::Values(Breakage::kDeleted, Breakage::kDirectory), BreakageName);
 
 TEST_P(BrokenDenylistTest, LastGoodDenylistStaysInForceUntilAReadableOneReturns) {
   const Device denied = MakeDevice("sensor-2");
