@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -169,6 +170,19 @@ std::string MosquittoBroker::Config() const { return ReadFile(config_path_); }
   const char* exe = options_.mosquitto_path.c_str();
   const char* out_path = output_path_.c_str();
   const pid_t parent = ::getpid();
+  // The sanitizer build instruments our plugin but not Debian's broker: the ASan runtime must be
+  // loaded into the broker before the plugin is, so test.sh names it here. The broker's own
+  // leaks at exit are not ours to report (valgrind's plugin test covers ours).
+  std::vector<std::string> env_strings;
+  if (const char* preload = std::getenv("CERTGUARD_BROKER_PRELOAD"); preload && *preload) {
+    // First, so they win over inherited values of the same name.
+    env_strings.push_back(std::string("LD_PRELOAD=") + preload);
+    env_strings.push_back("ASAN_OPTIONS=detect_leaks=0:abort_on_error=1");
+  }
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -189,7 +203,7 @@ std::string MosquittoBroker::Config() const { return ReadFile(config_path_); }
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     // Inherited client sockets would keep connections alive after a test client closes them.
     ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    ::execv(exe, argv.data());
+    ::execve(exe, argv.data(), envp.data());
     ::_exit(127);
   }
   pid_ = pid;
