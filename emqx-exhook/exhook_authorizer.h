@@ -64,8 +64,6 @@ class ExhookAuthorizer {
   // while EMQX sends only CN and DN), or nullopt. For a warning at start-up and after reloads.
   std::optional<std::string> WhyEveryClientIsRefused(const PolicySnapshot& snapshot) const;
 
-  PeerCertMode mode() const { return mode_; }
-
  private:
   // What is known about one (credential, client id) pair.
   struct ClientEntry {

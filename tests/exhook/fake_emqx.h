@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,8 @@ namespace certguard::testing {
 // emqx.exhook.v2 (EMQX 5.0-5.8) or emqx.exhook.v3 (EMQX 5.9+).
 enum class ExhookVersion { kV2, kV3 };
 std::string VersionName(ExhookVersion version);
+// For GoogleTest's parameter names and messages.
+inline void PrintTo(ExhookVersion version, std::ostream* out) { *out << VersionName(version); }
 
 // ClientAuthorizeRequest.type on the wire; any other int is an unknown type.
 constexpr int kAuthorizePublish = 0;
