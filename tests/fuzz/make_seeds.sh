@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the certificate and CRL seeds in corpus/certificate_der, corpus/crl and
-# corpus/exhook_request with the openssl CLI. The committed bytes are what the fuzzers start
-# from; rerun only to change the seeds (keys and dates differ on every run).
+# Regenerates the certificate and CRL seeds in corpus/certificate_der and corpus/crl with the
+# openssl CLI, then corpus/exhook_request (serialized EMQX requests carrying those certificates)
+# with the fuzz target itself when build-fuzz has it (scripts/fuzz.sh builds it). The committed
+# bytes are what the fuzzers start from; rerun only to change the seeds (keys differ every run).
+# Certificates are valid for 100 years, so that seeds that connect keep connecting.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
@@ -36,7 +38,7 @@ touch index.txt
 echo 01 > crlnumber
 
 openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
-openssl req -x509 -new -key ca.key -subj "/O=certguard fuzz/CN=fuzz CA" -days 3650 -out ca.crt
+openssl req -x509 -new -key ca.key -subj "/O=certguard fuzz/CN=fuzz CA" -days 36500 -out ca.crt
 openssl ecparam -name prime256v1 -genkey -noout -out leaf.key 2>/dev/null
 
 leaf() {  # name subject extension-section [extra req args...]
@@ -44,7 +46,7 @@ leaf() {  # name subject extension-section [extra req args...]
   shift 3
   openssl req -new -key leaf.key -subj "$subject" "$@" -out "$name.csr"
   openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" \
-    -days 365 -extfile ca.cnf -extensions "$ext" -outform DER -out "$name.der" 2>/dev/null
+    -days 36500 -extfile ca.cnf -extensions "$ext" -outform DER -out "$name.der" 2>/dev/null
 }
 leaf cn "/CN=sensor-1" leaf
 leaf sans "/O=Example/OU=sensors/CN=dev-1" sans
@@ -74,3 +76,13 @@ openssl crl -in two.pem -outform DER -out "$crl_dir/two_revoked.der"
 openssl crl -in empty.pem -outform DER -out "$crl_dir/empty.der"
 openssl crl -in delta.pem -outform DER -out "$crl_dir/delta.der"
 cat empty.pem two.pem > "$crl_dir/bundle.pem"
+
+exhook="$here/../../build-fuzz/tests/fuzz/fuzz_exhook_request"
+if [ -x "$exhook" ]; then
+  rm -rf "$here/corpus/exhook_request"
+  mkdir -p "$here/corpus/exhook_request"
+  CERTGUARD_FUZZ_WRITE_SEEDS="$here/corpus/exhook_request" CERTGUARD_FUZZ_CERTIFICATES="$cert_dir" \
+    "$exhook" >/dev/null 2>&1
+else
+  echo "make_seeds: build fuzz_exhook_request (scripts/fuzz.sh) to regenerate its seeds" >&2
+fi
