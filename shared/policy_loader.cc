@@ -1,4 +1,5 @@
 // Policy format version 1 (design.md): YAML → compiled Policy. Every error names file:line:col.
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -576,6 +577,13 @@ Result<std::shared_ptr<Policy>> Policy::Parse(std::string_view yaml, const std::
     YAML::Node root;
     try {
       root = YAML::Load(std::string(yaml));
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp stops there, so that nesting cannot overflow the stack, but calls it "bad file".
+      const YAML::Mark& mark = e.mark;
+      return Error{path + ":" + std::to_string(mark.is_null() ? 1 : mark.line + 1) + ":" +
+                   std::to_string(mark.is_null() ? 1 : mark.column + 1) +
+                   ": lists or mappings nested too deeply (" + std::to_string(e.depth()) +
+                   " levels)"};
     } catch (const YAML::Exception& e) {
       return Error{DescribeSyntaxError(yaml, path, e)};
     }
