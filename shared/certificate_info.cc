@@ -257,6 +257,15 @@ struct ParsedAttribute {
 };
 using ParsedRdn = std::vector<ParsedAttribute>;
 
+// A byte of a refused DN, for a message: itself when printable ASCII, else \xNN, so that a
+// hostile `dn` cannot break a log line in two (or leave half a UTF-8 sequence in it).
+std::string PrintableByte(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  if (byte >= 0x20 && byte < 0x7F) return std::string(1, c);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  return std::string("\\x") + kHex[byte >> 4] + kHex[byte & 0x0F];
+}
+
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -306,7 +315,7 @@ Result<std::vector<ParsedRdn>> ParseDn(std::string_view dn) {
         }
         if (std::strchr("\"+,;<>\\ #=", dn[pos + 1]) == nullptr || dn[pos + 1] == '\0') {
           return Error{"dn: " + attribute.type + ": invalid escape '\\" +
-                       std::string(1, dn[pos + 1]) + "'"};
+                       PrintableByte(dn[pos + 1]) + "'"};
         }
         attribute.value.push_back(dn[pos + 1]);
         pos += 2;

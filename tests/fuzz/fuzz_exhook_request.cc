@@ -216,6 +216,7 @@ void WriteSeeds(const std::string& dir, const std::string& certificates) {
        "sensors/sensor-1/telemetry"},
       {"v3_pem_cn_policy", 1 | 4, "sensor-1", sensor, "sensor-1", "CN=sensor-1", 0,
        "sensors/sensor-1/telemetry"},
+      {"v3_connect_dn_line_break", 0, "a", "", "a", "CN=a\\\nforged line", -1, ""},
       {"v3_revoked", 1, "sensor-666", "", "sensor-666", "CN=sensor-666", 0,
        "sensors/sensor-666/telemetry"},
   };

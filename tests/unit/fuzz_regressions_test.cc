@@ -140,5 +140,16 @@ TEST(FuzzRegressions, MultiValuedRdnReadsLikeTheCertificate) {
   }
 }
 
+// Found writing fuzz_exhook_request's check that no log line can be split: a `dn` with a
+// backslash before a line break ("CN=a\\<LF>...") was refused with a message quoting the raw
+// byte, so the exhook's log line for the refused client broke in two, the second line saying
+// whatever the DN said. Control bytes are now shown as \xNN.
+TEST(FuzzRegressions, RefusedDnCannotBreakALogLine) {
+  const auto info = CertificateInfo::FromSubjectStrings("a", "CN=a\\\n2026-11-24T00:00:00Z forged");
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().message.find_first_of("\r\n"), std::string::npos) << info.error().message;
+  EXPECT_NE(info.error().message.find("\\x0A"), std::string::npos) << info.error().message;
+}
+
 }  // namespace
 }  // namespace certguard
