@@ -1,0 +1,77 @@
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+// What both soak tests share: how long to run, file descriptor limits, a process's RSS, and the
+// figures they print.
+namespace certguard::soak {
+
+// CERTGUARD_SOAK_SECONDS if set (scripts/soak.sh), else CERTGUARD_SOAK_DEFAULT_SECONDS (ctest
+// sets 20 so that CI can afford it), else 60.
+inline int SoakSeconds() {
+  for (const char* name : {"CERTGUARD_SOAK_SECONDS", "CERTGUARD_SOAK_DEFAULT_SECONDS"}) {
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') {
+      const int seconds = std::atoi(value);
+      if (seconds > 0) return seconds;
+    }
+  }
+  return 60;
+}
+
+// An integer from the environment, for tuning a soak on a slower or faster machine.
+inline int EnvInt(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::atoi(value) > 0 ? std::atoi(value) : fallback;
+}
+
+// Raises the soft file-descriptor limit to the hard one. Processes this one starts (the broker)
+// inherit it. Returns the new soft limit.
+inline rlim_t RaiseFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+// VmRSS of /proc/PID/status, in KiB; 0 when the process is gone.
+inline long RssKib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+inline std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// One line of figures: "[ SOAK ] name: value", also recorded in the test's XML output.
+template <typename T>
+void Figure(const std::string& name, const T& value) {
+  std::ostringstream text;
+  text << value;
+  std::cout << "[ SOAK     ] " << name << ": " << text.str() << std::endl;
+}
+
+using Clock = std::chrono::steady_clock;
+inline double SecondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace certguard::soak
