@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mosquitto-plugin/client_registry.h"
+#include "mosquitto-plugin/snapshot_reaper.h"
 #include "shared/audit_log.h"
 #include "shared/policy_store.h"
 
@@ -64,6 +65,7 @@ class CertguardPlugin {
   Options options_;
   std::unique_ptr<PolicyStore> store_;
   std::unique_ptr<AuditLog> audit_;
+  SnapshotReaper reaper_;                           // before the snapshot holders: it outlives them
   std::shared_ptr<const PolicySnapshot> snapshot_;  // the one this thread decides with
   ClientRegistry clients_;
   std::vector<std::string> to_kick_;

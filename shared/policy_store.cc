@@ -1,9 +1,28 @@
 #include "shared/policy_store.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace certguard {
 namespace {
+
+// How many nice steps below the thread that starts it the watcher runs. A reload parses for
+// seconds; on a machine whose cores are all busy, a watcher at the broker's priority takes CPU
+// from the broker's thread and holds up deliveries (seen: 120 ms during a reload of a
+// 100,000-device policy and a 1,000,000-serial CRL, 19 ms with the watcher 10 steps lower;
+// bench/reload_stall_bench). Only on a saturated machine does a reload then take longer.
+constexpr int kWatcherNiceIncrement = 10;
+
+// On Linux a nice value belongs to one thread, not to the whole process.
+void LowerThisThreadsPriority(int increment) {
+  const auto tid = static_cast<id_t>(::gettid());
+  errno = 0;
+  const int current = ::getpriority(PRIO_PROCESS, tid);
+  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(current + increment, 19));
+}
 
 // The stamps of the same files as they are now.
 std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
@@ -109,6 +128,7 @@ void PolicyStore::StopWatching() {
 }
 
 void PolicyStore::WatchLoop() {
+  LowerThisThreadsPriority(kWatcherNiceIncrement);
   std::unique_lock lock(watch_mutex_);
   while (!stop_watching_) {
     const auto refresh = current()->policy().refresh;
