@@ -55,8 +55,9 @@ class PluginUnderValgrindTest : public PluginTestBase {
  protected:
   void SetUp() override {
     PluginTestBase::SetUp();
-    if (IsSkipped()) return;
-    if (::access(kValgrind, X_OK) != 0) GTEST_SKIP() << kValgrind << " is not installed";
+    if (HasFatalFailure()) return;
+    ASSERT_EQ(::access(kValgrind, X_OK), 0)
+        << kValgrind << " is not installed (scripts/install-deps.sh installs it)";
     valgrind_log_ = files_.path() + "/valgrind.log";
     // exec: SIGTERM from the harness reaches valgrind, which passes it to the broker.
     // --keep-debuginfo: the broker unloads the plugin before the leak check, and records would
