@@ -71,7 +71,6 @@ class CertguardPlugin {
   std::vector<std::string> to_kick_;
   std::vector<std::string> to_forget_;  // client ids whose state ended; see ClientState::ended
   std::vector<std::string> sweep_;      // client ids still to visit in the current sweep
-  size_t sweep_refused_ = 0;
   int64_t next_sweep_ = 0;
   bool warned_unknown_client_ = false;
   std::unordered_set<std::string> warned_;  // see WarnOnce
