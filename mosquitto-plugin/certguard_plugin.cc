@@ -3,6 +3,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -25,18 +26,24 @@ std::string_view ClientIdOf(const struct mosquitto* client) {
   return id == nullptr ? std::string_view() : std::string_view(id);
 }
 
-// The client's certificate as certguard reads it, or the reason there is none; `presented` says
-// whether the client sent one at all. (Each mosquitto_client_certificate() call returns a new
-// reference: asking twice would leak the certificate of every client refused here.)
-Result<std::shared_ptr<const CertificateInfo>> CertificateOf(const struct mosquitto* client,
-                                                             bool* presented) {
-  X509* peer = static_cast<X509*>(mosquitto_client_certificate(client));
-  *presented = peer != nullptr;
-  if (peer == nullptr) return Error{"no client certificate"};
-  auto info = CertificateInfo::FromX509(peer);  // takes its own reference
-  X509_free(peer);
-  if (!info) return info.error();
-  return std::make_shared<const CertificateInfo>(std::move(info).value());
+// The certificate as certguard reads it, or the reason it cannot.
+Result<CertificateInfo> InfoOf(X509* certificate) {
+  if (certificate == nullptr) return Error{"no client certificate"};
+  return CertificateInfo::FromX509(certificate);  // takes its own reference
+}
+
+// Until when (Unix seconds) the snapshot's revocation and date checks must keep answering "valid"
+// for `certificate`, given that they just did at `now`. A snapshot's CA, CRLs and denylist never
+// change; with time alone only the certificate's notAfter and its issuer's CRL nextUpdate
+// (stale_crl) change that answer (PolicySnapshot::CheckStillValid). So the sweep re-checks a
+// client once one of them has passed, instead of deriving its CertificateInfo every second. A
+// CRL already stale (under stale_crl: warn) is re-checked every second as before, so its warning
+// is logged.
+int64_t ValidUntil(const PolicySnapshot& snapshot, const CertificateInfo& certificate,
+                   int64_t now) {
+  const CrlSet::IssuerCrl* crl = snapshot.crls().FindIssuer(certificate.issuer_dn);
+  if (crl == nullptr) return certificate.not_after;
+  return crl->next_update >= now ? std::min(certificate.not_after, crl->next_update) : now;
 }
 
 }  // namespace
@@ -92,16 +99,17 @@ void CertguardPlugin::Audit(std::string_view client_id, std::string_view device_
 
 int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   const std::string client_id(ClientIdOf(client));
-  bool presented = false;
-  auto certificate = CertificateOf(client, &presented);
+  // Each mosquitto_client_certificate() call returns a new reference: ask once.
+  std::unique_ptr<X509, X509Deleter> peer(static_cast<X509*>(mosquitto_client_certificate(client)));
+  const auto certificate = InfoOf(peer.get());
+  const int64_t now = std::time(nullptr);
   Decision decision;
   DeviceSession session;
   if (!certificate) {
-    decision = Decision::Deny(presented ? Reason::kCertificateRefused : Reason::kNoCertificate,
+    decision = Decision::Deny(peer ? Reason::kCertificateRefused : Reason::kNoCertificate,
                               certificate.error().message);
   } else {
-    decision =
-        snapshot_->AuthorizeConnect(certificate->get(), client_id, std::time(nullptr), &session);
+    decision = snapshot_->AuthorizeConnect(&certificate.value(), client_id, now, &session);
   }
   if (!decision.allowed) {
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "certguard: refused client \"%s\" from %s: %s",
@@ -118,8 +126,13 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   }
   mosquitto_log_printf(MOSQ_LOG_INFO, "certguard: client \"%s\" is device \"%s\"",
                        client_id.c_str(), session.device_id.c_str());
-  clients_.Put(client_id,
-               ClientState{client, std::move(certificate).value(), std::move(session), false});
+  ClientState state;
+  state.connection = client;
+  state.certificate = std::move(peer);
+  state.not_before = certificate->not_before;
+  state.valid_until = ValidUntil(*snapshot_, *certificate, now);
+  state.session = std::move(session);
+  clients_.Put(client_id, std::move(state));
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -237,12 +250,13 @@ void CertguardPlugin::StartSweep() {
 void CertguardPlugin::ContinueSweep(int64_t now) {
   const auto deadline = std::chrono::steady_clock::now() + kSweepBudget;
   size_t visited = 0;
-  bool rebound = false;
+  bool costly = false;
   while (!sweep_.empty()) {
-    // Reading the clock costs more than a re-check: look at it every few clients. A rebind
-    // costs a hundred times more (it verifies the certificate's signature with require_issuer):
-    // look after each, or 32 of them hold up delivery for 3-4 ms (bench/reload_stall_bench).
-    if ((std::exchange(rebound, false) || ++visited % 32 == 0) &&
+    // Reading the clock costs more than skipping a client whose answer cannot have changed: look
+    // at it every few clients. A rebind or a re-check costs a hundred times more (parsing the
+    // certificate, and with require_issuer verifying its signature): look after each, or 32 of
+    // them hold up delivery for 3-4 ms (bench/reload_stall_bench).
+    if ((std::exchange(costly, false) || ++visited % 32 == 0) &&
         std::chrono::steady_clock::now() > deadline) {
       return;
     }
@@ -252,16 +266,25 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     if (state == nullptr || state->refused || state->ended) continue;
     if (state->session.snapshot != snapshot_) {
       Rebind(client_id, *state, now);
-      rebound = true;
+      costly = true;
       continue;  // a rebind re-checks revocation and dates too
     }
-    const Decision still =
-        snapshot_->CheckStillValid(*state->certificate, state->session.device_id, now);
+    if (now >= state->not_before && now <= state->valid_until) continue;
+    costly = true;
+    const auto certificate = InfoOf(state->certificate.get());
+    if (!certificate) {
+      Refuse(client_id, *state,
+             Decision::Deny(Reason::kCertificateRefused, certificate.error().message));
+      continue;
+    }
+    const Decision still = snapshot_->CheckStillValid(*certificate, state->session.device_id, now);
     if (!still.allowed) {
       Refuse(client_id, *state, still);
-    } else if (!still.detail.empty()) {
-      WarnOnce(still.detail);
+      continue;
     }
+    if (!still.detail.empty()) WarnOnce(still.detail);
+    state->not_before = certificate->not_before;
+    state->valid_until = ValidUntil(*snapshot_, *certificate, now);
   }
 }
 
@@ -289,8 +312,10 @@ void CertguardPlugin::Refuse(const std::string& client_id, ClientState& state,
 
 bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, int64_t now) {
   DeviceSession session;
+  const auto certificate = InfoOf(state.certificate.get());
   const Decision decision =
-      snapshot_->AuthorizeConnect(state.certificate.get(), client_id, now, &session);
+      certificate ? snapshot_->AuthorizeConnect(&certificate.value(), client_id, now, &session)
+                  : Decision::Deny(Reason::kCertificateRefused, certificate.error().message);
   if (!decision.allowed) {
     Refuse(client_id, state, decision);
     return false;
@@ -304,6 +329,8 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
     return false;
   }
   state.session = std::move(session);
+  state.not_before = certificate->not_before;
+  state.valid_until = ValidUntil(*snapshot_, *certificate, now);
   return true;
 }
 

@@ -84,6 +84,9 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   // Re-checks only what can change while a client stays connected: revocation (including CRL
   // staleness as time passes) and certificate validity dates. Cheap: hash probes. An allowing
   // decision carries a warning in `detail` when a stale CRL was accepted (`stale_crl: warn`).
+  // Within one snapshot the answer changes with time only at the certificate's notBefore and
+  // notAfter and at its issuer CRL's nextUpdate: the Mosquitto plugin re-checks a client only
+  // then (ValidUntil in mosquitto-plugin/certguard_plugin.cc): keep the two in step.
   Decision CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
                            int64_t now) const;
 
