@@ -1,0 +1,105 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/test_pki.h"
+
+// What the end-to-end benchmarks share: process CPU and memory from /proc, medians, the summary
+// lines scripts/bench.sh turns into its table, a PKI on disk, the policies and broker configs
+// that are compared.
+namespace certguard::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// User + system CPU seconds the process has used so far (utime + stime of /proc/PID/stat, all
+// threads). Clock-tick resolution (10 ms): measure intervals of a second or more.
+double ProcessCpuSeconds(pid_t pid);
+// VmRSS of /proc/PID/status, in bytes; 0 if unreadable.
+size_t ProcessRssBytes(pid_t pid);
+// "0.52 0.61 0.70" from /proc/loadavg: printed with every result, since the machine is shared.
+std::string LoadAverage();
+
+double Median(std::vector<double> values);
+// p in [0, 100], nearest rank.
+double Percentile(std::vector<double> values, double p);
+double SecondsSince(Clock::time_point start);
+
+// One row of the table scripts/bench.sh prints: a tab-separated line starting with "SUMMARY".
+// verdict: "pass", "MISS" or "info" (a figure without a target).
+void Summary(const std::string& figure, const std::string& value, const std::string& target,
+             const std::string& verdict);
+std::string Format(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+// Dies with a message: a benchmark whose set-up fails has nothing to report.
+[[noreturn]] void Fail(const std::string& message);
+
+// A CA, a server certificate for 127.0.0.1 and client certificates, written to a temp dir.
+class BenchPki {
+ public:
+  BenchPki();
+  const std::string& dir() const { return dir_.path(); }
+  testing::TempDir& temp() { return dir_; }
+  testing::TestCa& ca() { return ca_; }
+  const std::string& ca_path() const { return ca_path_; }
+  const std::string& server_cert_path() const { return server_cert_path_; }
+  const std::string& server_key_path() const { return server_key_path_; }
+
+  struct Client {
+    std::string id;  // the CN, also used as client id
+    std::string cert_path;
+    std::string key_path;
+    testing::IssuedCertificate issued;
+  };
+  // CN=id; the files are written as clients/<id>.crt and .key.
+  Client IssueClient(const std::string& id);
+
+ private:
+  testing::TempDir dir_;
+  testing::TestCa ca_;
+  std::string ca_path_;
+  std::string server_cert_path_;
+  std::string server_key_path_;
+};
+
+// policies/sensors-dashboards.yaml as shipped (the example policy the demo runs on).
+std::string ExamplePolicyText();
+// `policy` plus one explicit rule per device sensor-0 .. sensor-(devices-1):
+//   - for: { id: "sensor-N" }
+//     allow: { publish: [fleet/sensor-N/data, fleet/sensor-N/cfg/#], subscribe:
+//     [fleet/sensor-N/cmd/+] }
+// inserted at the end of its `rules:` (before `revocation:`).
+std::string WithDeviceRules(const std::string& policy, int devices);
+// `count` distinct 16-byte serials (as large CAs issue them) that no BenchPki certificate has;
+// `salt` makes a different set.
+std::vector<std::string> RevokedSerials(int count, int salt = 0);
+
+// Writes a policy directory as the example expects it: policy.yaml, ca.crt (the BenchPki CA),
+// fleet-ca.crl (a DER CRL of `crl_serials`), revoked.txt (two entries for devices that do not
+// connect). Returns the policy path.
+std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::string& policy,
+                           const std::vector<std::string>& crl_serials);
+
+// A TLS listener on 127.0.0.1 requiring client certificates, without debug logging.
+testing::BrokerOptions TlsBrokerOptions(const BenchPki& pki);
+// The same with certguard loaded with `policy_path` (no use_identity_as_username).
+testing::BrokerOptions CertguardBrokerOptions(const BenchPki& pki, const std::string& policy_path);
+
+// Starts the broker or dies with its log; then gives it the benchmark's priority (below).
+void StartOrDie(testing::MosquittoBroker& broker, const std::string& what);
+
+// With CERTGUARD_BENCH_NICE set (scripts/bench.sh sets -10), shifts the nice value of every
+// thread of `pid` (0: this process; threads it starts later inherit it) by that much, so that
+// other jobs on a shared machine do not add their scheduling delays to what is measured. Every
+// thread of the experiment moves by the same amount: their priorities relative to each other
+// (a plugin thread that lowers its own, say) stay as they are. Returns the shift applied, or 0
+// when none was asked for or allowed.
+int ApplyBenchPriority(pid_t pid);
+
+}  // namespace certguard::bench
