@@ -56,6 +56,8 @@ for name in "${targets[@]}"; do
   rm -rf "$corpus"
   runs="$(sed -n 's/^stat::number_of_executed_runs: *//p' "$log" | tail -n 1)"
   if [ -z "$runs" ]; then runs="$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -n 1)"; fi
+  # A run stopped by a finding prints no final stats: its last status line is the closest count.
+  if [ -z "$runs" ]; then runs="$(sed -n 's/^#\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)"; fi
   if [ "$status" -eq 0 ] && ! grep -qE '^(SUMMARY: |==[0-9]+==ERROR)|runtime error:' "$log"; then
     echo "fuzz_$name: ${runs:-?} executions in ${seconds}s, no findings"
     passed=$((passed + 1))
