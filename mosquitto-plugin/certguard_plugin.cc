@@ -207,27 +207,34 @@ void CertguardPlugin::OnTick() {
       clients_.Erase(client_id);
     }
   }
-  for (const ReloadEvent& event : store_->TakeEvents()) {
-    if (event.kind == ReloadEvent::Kind::kRejected) {
-      mosquitto_log_printf(MOSQ_LOG_ERR,
-                           "certguard: policy change rejected, the previous policy stays in "
-                           "force: %s",
-                           event.message.c_str());
+  const int64_t now = std::time(nullptr);
+  // The broker ticks on every pass of its loop, thousands of times a second under load: look at
+  // the store (two mutexes and a reference count) only when it has swapped in a snapshot, and
+  // for rejected reloads once a second.
+  const uint64_t generation = store_->generation();
+  if (generation != seen_generation_ || now != store_checked_at_) {
+    seen_generation_ = generation;
+    store_checked_at_ = now;
+    for (const ReloadEvent& event : store_->TakeEvents()) {
+      if (event.kind == ReloadEvent::Kind::kRejected) {
+        mosquitto_log_printf(MOSQ_LOG_ERR,
+                             "certguard: policy change rejected, the previous policy stays in "
+                             "force: %s",
+                             event.message.c_str());
+      }
+    }
+    if (auto current = store_->current(); current != snapshot_) {
+      // From here on every decision uses the new snapshot: a client still bound to the old one
+      // is rebound on its next check, and the sweep reaches the idle ones.
+      reaper_.Retire(std::exchange(snapshot_, std::move(current)));
+      mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                           "certguard: policy reloaded (generation %llu); re-checking %zu clients",
+                           static_cast<unsigned long long>(store_->generation()), clients_.size());
+      StartSweep();
     }
   }
-  const int64_t now = std::time(nullptr);
-  if (auto current = store_->current(); current != snapshot_) {
-    // From here on every decision uses the new snapshot: a client still bound to the old one is
-    // rebound on its next check, and the sweep reaches the idle ones.
-    reaper_.Retire(std::exchange(snapshot_, std::move(current)));
-    mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                         "certguard: policy reloaded (generation %llu); re-checking %zu clients",
-                         static_cast<unsigned long long>(store_->generation()), clients_.size());
-    StartSweep();
-  } else if (sweep_.empty() && now >= next_sweep_) {
-    StartSweep();
-  }
-  ContinueSweep(now);
+  if (sweep_.empty() && now >= next_sweep_) StartSweep();
+  if (!sweep_.empty()) ContinueSweep(now);
   reaper_.Collect();
   // Kicking runs our DISCONNECT callback inside the call, which may erase the client's state:
   // kick only after every loop over the registry is finished, and by id, never by reference.

@@ -72,6 +72,8 @@ class CertguardPlugin {
   std::vector<std::string> to_forget_;  // client ids whose state ended; see ClientState::ended
   std::vector<std::string> sweep_;      // client ids still to visit in the current sweep
   int64_t next_sweep_ = 0;
+  uint64_t seen_generation_ = 0;  // the store's generation when OnTick last looked at it
+  int64_t store_checked_at_ = 0;  // and when (Unix seconds)
   bool warned_unknown_client_ = false;
   std::unordered_set<std::string> warned_;  // see WarnOnce
 };
