@@ -383,6 +383,10 @@ constexpr TypeAlias kTypeAliases[] = {
 };
 
 Result<ObjectPtr> AttributeObject(const std::string& type) {
+  // OpenSSL's own short names first, case-sensitively, since subject_dn is written with them:
+  // uniqueIdentifier prints as "uid", which the case-insensitive keyword "UID" (userId) would
+  // turn into another attribute, giving a certificate a different subject on EMQX.
+  if (OBJ_sn2nid(type.c_str()) != NID_undef) return ObjectPtr(OBJ_txt2obj(type.c_str(), 0));
   for (const auto& alias : kTypeAliases) {
     if (strcasecmp(alias.keyword, type.c_str()) == 0) {
       return ObjectPtr(OBJ_txt2obj(alias.openssl, 0));

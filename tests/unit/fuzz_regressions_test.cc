@@ -13,6 +13,7 @@
 #include "shared/policy.h"
 #include "shared/topic_filter.h"
 #include "shared/topic_template.h"
+#include "tests/support/test_pki.h"
 
 namespace certguard {
 namespace {
@@ -155,6 +156,31 @@ TEST(FuzzRegressions, RefusedDnCannotBreakALogLine) {
                 message.find("\\x0D") != std::string::npos)
         << message;
   }
+}
+
+// fuzz_certificate_der: OpenSSL names uniqueIdentifier "uid" in subject_dn, and EMQX's `dn` path
+// read "uid" as the keyword UID (userId), another attribute: on EMQX the certificate's subject
+// gained a UID it does not have (a `subject: { UID: ... }` group could match) and its subject_dn
+// changed. OpenSSL's exact short names now win over the case-insensitive keywords.
+TEST(FuzzRegressions, UniqueIdentifierIsNotReadAsUserId) {
+  testing::TestCa ca;
+  for (const char* type : {"uid", "UID"}) {
+    SCOPED_TRACE(type);
+    testing::LeafSpec spec;
+    spec.subject = {{type, "tom"}, {"CN", "dev-1"}};
+    const auto issued = ca.Issue(spec);
+    const auto cert = CertificateInfo::FromDer(issued.cert_der);
+    ASSERT_TRUE(cert.ok()) << cert.error().message;
+    EXPECT_EQ(cert.value().subject_dn, std::string("CN=dev-1,") + type + "=tom");
+    const auto emqx = CertificateInfo::FromSubjectStrings("dev-1", cert.value().subject_dn);
+    ASSERT_TRUE(emqx.ok()) << emqx.error().message;
+    EXPECT_EQ(emqx.value().subject, cert.value().subject);
+    EXPECT_EQ(emqx.value().subject_dn, cert.value().subject_dn);
+  }
+  // EMQX's upper-case spellings still mean what they meant.
+  const auto upper = CertificateInfo::FromSubjectStrings("dev-1", "CN=dev-1,UID=tom,EMAIL=a@b");
+  ASSERT_TRUE(upper.ok()) << upper.error().message;
+  EXPECT_EQ(upper.value().subject_dn, "CN=dev-1,UID=tom,emailAddress=a@b");
 }
 
 }  // namespace
