@@ -143,6 +143,31 @@ Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::strin
   return allowed;
 }
 
+bool PolicySnapshot::IssuerVerified(const CertificateInfo& cert) const {
+  Digest digest{};
+  const bool keyed = cert.has_full_certificate && cert.sha256_hex.size() == 2 * digest.size();
+  if (keyed) {
+    const auto nibble = [](char c) {
+      return static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10) & 0xF;
+    };
+    for (size_t i = 0; i < digest.size(); ++i) {
+      digest[i] = static_cast<unsigned char>(nibble(cert.sha256_hex[2 * i]) << 4 |
+                                             nibble(cert.sha256_hex[2 * i + 1]));
+    }
+    std::lock_guard lock(verified_mutex_);
+    if (verified_.contains(digest)) return true;
+  }
+  // Verified outside the lock; a refusal is not remembered (it costs the refused client, each
+  // time, what it costs now).
+  if (!cert.IsSignedByOneOf(cas_)) return false;
+  if (keyed) {
+    std::lock_guard lock(verified_mutex_);
+    if (verified_.size() >= kMaxVerified) verified_.clear();
+    verified_.insert(digest);
+  }
+  return true;
+}
+
 Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::string_view client_id,
                                           int64_t now, DeviceSession* session) const {
   if (cert == nullptr) return Decision::Deny(Reason::kNoCertificate);
@@ -170,7 +195,7 @@ Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::stri
     return Decision::Deny(Reason::kIdentityNotSubstitutable,
                           "device id \"" + Printable(*id) + "\" refused: " + *why);
   }
-  if (p.require_issuer && !cert->IsSignedByOneOf(cas_)) {
+  if (p.require_issuer && !IssuerVerified(*cert)) {
     return Decision::Deny(Reason::kIssuerNotTrusted, "issuer " + Printable(cert->issuer_dn));
   }
   if (p.client_id_mode == ClientIdMode::kMustMatch && client_id != *id) {

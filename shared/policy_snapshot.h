@@ -2,11 +2,15 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "shared/certificate_info.h"
@@ -104,12 +108,31 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   std::optional<Error> ReadFiles(const std::string& policy_path);
   // The CA bundle, CRLs and denylist that `policy` names; sets policy_ on success.
   std::optional<Error> ReadSupportingFiles(std::shared_ptr<const Policy> policy);
+  // require_issuer: `cert` is signed by a CA in cas_. Remembers the certificates it has verified.
+  bool IssuerVerified(const CertificateInfo& cert) const;
 
   std::shared_ptr<const Policy> policy_;
   std::vector<X509Ptr> cas_;
   CrlSet crls_;
   Denylist denylist_;
   std::vector<FileStamp> sources_;
+
+  // Certificates (by SHA-256 of their DER, which covers the signature) already found signed by
+  // a CA in cas_: a device that reconnects with the same certificate is not verified again.
+  // The signature check was half of what the Mosquitto plugin added to a TLS connection
+  // (bench/mosquitto_connect_bench). Bounded; shared by every thread deciding with this snapshot,
+  // and gone with it, so a change of CAs starts afresh.
+  using Digest = std::array<unsigned char, 32>;
+  struct DigestHash {
+    size_t operator()(const Digest& d) const noexcept {
+      size_t h;
+      std::memcpy(&h, d.data(), sizeof h);  // already uniformly distributed
+      return h;
+    }
+  };
+  static constexpr size_t kMaxVerified = 1 << 17;
+  mutable std::mutex verified_mutex_;
+  mutable std::unordered_set<Digest, DigestHash> verified_;
 };
 
 }  // namespace certguard
