@@ -3,8 +3,8 @@
 // both started here as processes and called as EMQX calls them (emqx.exhook.v2, 8 HTTP/2
 // connections like EMQX's default pool_size, `mqtt.peer_cert_as_username = pem`):
 //  - closed loop at a fixed concurrency: client.authorize RPCs/s, p50/p99 latency, and the
-//    server's CPU time per RPC (/proc/PID/stat), servers interleaved round by round;
-//  - open loop at half of certguard-exhook's maximum rate: p50/p99 latency.
+//    server's CPU time per RPC (/proc, see ProcessCpuSeconds), servers interleaved round by round;
+//  - open loop at half of certguard-exhook's maximum rate: p50/p99 latency, interleaved too.
 // certguard-exhook runs the example policy (policies/sensors-dashboards.yaml: URI-SAN/CN
 // identity, require_issuer, CRL, denylist) for 64 devices that each publish to their telemetry
 // topic.
@@ -78,6 +78,7 @@ class ServerProcess {
       if (paren != std::string::npos) {
         port_ = std::atoi(text.c_str() + text.rfind(':', paren) + 1);
         ApplyBenchPriority(pid_);
+        std::printf("%s: pid %d, port %d\n", name_.c_str(), static_cast<int>(pid_), port_);
         return;
       }
       int status = 0;
@@ -279,7 +280,7 @@ int main(int argc, char** argv) {
   int rounds = 5;
   int calls = 20'000;
   int concurrency = 32;
-  double paced_seconds = 5;
+  double paced_seconds = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--calls") == 0) calls = std::atoi(argv[i + 1]);
@@ -358,20 +359,30 @@ int main(int argc, char** argv) {
   std::printf("  certguard / do-nothing: throughput x%.3f, server CPU per call x%.3f\n", ratio,
               cpu_ratio);
 
-  // Open loop at half of certguard-exhook's maximum.
+  // Open loop at half of certguard-exhook's maximum, interleaved over the same rounds: a p99 is
+  // the few slowest calls, and on a shared machine one unlucky second decides it.
   const double half = Median(series[0].rate) / 2;
   const int paced_calls = static_cast<int>(half * paced_seconds);
-  double paced_p50[2] = {0, 0}, paced_p99[2] = {0, 0};
+  std::vector<double> paced_p50[2], paced_p99[2], paced_max[2];
+  for (int round = 1; round <= rounds; ++round) {
+    for (int k = 0; k < 2; ++k) {
+      const int s = (k + round) % 2;
+      const LoadResult r = Run(*pools[s], *servers[s], requests, 0, paced_calls, half);
+      if (r.failed > 0 || r.denied > 0) Fail(servers[s]->name() + ": failed or denied calls");
+      paced_p50[s].push_back(Percentile(r.latencies_us, 50) / 1000);
+      paced_p99[s].push_back(Percentile(r.latencies_us, 99) / 1000);
+      paced_max[s].push_back(Percentile(r.latencies_us, 100) / 1000);
+      std::printf(
+          "round %d  open loop at %.0f calls/s for %.0f s: %-18s p50 %.3f ms  p99 %.3f ms  "
+          "max %.3f ms\n",
+          round, half, paced_seconds, servers[s]->name().c_str(), paced_p50[s].back(),
+          paced_p99[s].back(), paced_max[s].back());
+    }
+  }
+  std::printf("\nopen loop at %.0f calls/s, median of %d rounds:\n", half, rounds);
   for (int s = 0; s < 2; ++s) {
-    const LoadResult r = Run(*pools[s], *servers[s], requests, 0, paced_calls, half);
-    if (r.failed > 0 || r.denied > 0) Fail(servers[s]->name() + ": failed or denied calls");
-    paced_p50[s] = Percentile(r.latencies_us, 50) / 1000;
-    paced_p99[s] = Percentile(r.latencies_us, 99) / 1000;
-    std::printf(
-        "open loop at %.0f calls/s for %.0f s: %-18s p50 %.3f ms  p99 %.3f ms  max %.3f "
-        "ms\n",
-        half, paced_seconds, servers[s]->name().c_str(), paced_p50[s], paced_p99[s],
-        Percentile(r.latencies_us, 100) / 1000);
+    std::printf("  %-18s p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", servers[s]->name().c_str(),
+                Median(paced_p50[s]), Median(paced_p99[s]), Median(paced_max[s]));
   }
   std::printf("load average now %s\n", LoadAverage().c_str());
 
@@ -387,9 +398,10 @@ int main(int argc, char** argv) {
           Format("%.3f / %.3f ms (do-nothing %.3f / %.3f)", Median(series[0].p50),
                  Median(series[0].p99), Median(series[1].p50), Median(series[1].p99)),
           "-", "info");
+  const double p99 = Median(paced_p99[0]);
   Summary("3 exhook p99 at half the maximum rate",
-          Format("%.3f ms at %.0f calls/s (p50 %.3f; do-nothing p99 %.3f)", paced_p99[0], half,
-                 paced_p50[0], paced_p99[1]),
-          "< 1 ms", paced_p99[0] < kTargetP99Ms ? "pass" : "MISS");
+          Format("%.3f ms at %.0f calls/s (p50 %.3f; do-nothing p99 %.3f)", p99, half,
+                 Median(paced_p50[0]), Median(paced_p99[1])),
+          "< 1 ms", p99 < kTargetP99Ms ? "pass" : "MISS");
   return 0;
 }

@@ -6,13 +6,13 @@
 //   d  Mosquitto's acl_file with the example policy's rights for the clients that connect
 //   e  the dynamic security plugin with the same rights, as far as it can express them
 //   a2 a second broker configured exactly as (a): a control, whose ratio to (a) shows the noise
-// The figure that decides is the broker's CPU time per message (utime + stime from
-// /proc/PID/stat over a fixed number of messages), which tolerates a shared machine far better
-// than a rate; rates are printed beside it. Configurations are interleaved round by round (the
-// order rotates each round) and every ratio is the median of per-round ratios, so drift in the
+// The figure that decides is the broker's CPU time per message (its threads' run time from /proc
+// over a fixed number of messages, see ProcessCpuSeconds), which tolerates a shared machine far
+// better than a rate; rates are printed beside it. Configurations are interleaved round by round
+// (the order rotates each round) and every ratio is the median of per-round ratios, so drift in the
 // machine's load hits both sides of a ratio alike.
 //
-// Usage: mosquitto_throughput_bench [--rounds N] [--qos0 MESSAGES] [--qos1 MESSAGES]
+// Usage: mosquitto_throughput_bench [--rounds N] [--qos0 MESSAGES] [--qos1 MESSAGES] [--window N]
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,9 +34,10 @@ using certguard::testing::MqttClientOptions;
 
 constexpr const char* kDynsecPlugin = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so";
 constexpr int kFleetDevices = 100'000;
-// Messages in flight between publisher and subscriber: enough to keep the broker busy, few
-// enough that no queue grows (QoS 0 is never dropped to an online subscriber that keeps up).
-constexpr size_t kWindow = 200;
+// Messages in flight between publisher and subscriber (--window): enough to keep the broker
+// busy, few enough that no queue grows (QoS 0 is never dropped to an online subscriber that
+// keeps up).
+size_t g_window = 200;
 const char* const kPublisher = "sensor-50000";  // has an explicit rule in the fleet policy
 const char* const kSubscriber = "dashboard-1";
 const char* const kTopic = "sensors/sensor-50000/telemetry";
@@ -159,7 +160,7 @@ std::pair<double, double> RunRound(Config& config, int qos, int count) {
   const auto start = Clock::now();
   const auto wait = std::chrono::milliseconds(30000);
   for (int i = 0; i < count; ++i) {
-    if (static_cast<size_t>(i) >= kWindow && !sub.WaitForMessages(i - kWindow + 1, wait)) {
+    if (static_cast<size_t>(i) >= g_window && !sub.WaitForMessages(i - g_window + 1, wait)) {
       Fail(Format("%s: QoS %d: only %zu of %d messages delivered after 30 s", config.name.c_str(),
                   qos, sub.ReceivedCount(), i));
     }
@@ -186,11 +187,12 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens under bench.sh
   std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
   int rounds = 6;
-  int messages[2] = {100'000, 40'000};
+  int messages[2] = {60'000, 30'000};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--qos0") == 0) messages[0] = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--qos1") == 0) messages[1] = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--window") == 0) g_window = std::strtoul(argv[i + 1], nullptr, 10);
   }
   std::printf(
       "mosquitto throughput: %d rounds (+1 warm-up) of %d QoS 0 and %d QoS 1 messages "
@@ -246,6 +248,7 @@ int main(int argc, char** argv) {
   for (Config& config : configs) {
     StartOrDie(*config.broker, config.name);
     Connect(config, pki, pub, sub);
+    std::printf("%s: broker pid %d\n", config.name.c_str(), static_cast<int>(config.broker->pid()));
   }
 
   // Round 0 warms caches, TLS sessions and allocators and is not counted.

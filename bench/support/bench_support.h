@@ -18,9 +18,12 @@ namespace certguard::bench {
 
 using Clock = std::chrono::steady_clock;
 
-// User + system CPU seconds the process has used so far (utime + stime of /proc/PID/stat, all
-// threads). Clock-tick resolution (10 ms): measure intervals of a second or more.
+// CPU seconds the process's threads have run so far: the sum of /proc/PID/task/*/schedstat
+// (nanoseconds), the same quantity as utime + stime of /proc/PID/stat without its 10 ms clock
+// ticks, which would add ±2 % to a half-second interval. Falls back to /proc/PID/stat.
 double ProcessCpuSeconds(pid_t pid);
+// utime + stime of /proc/PID/stat (clock ticks), all threads including finished ones.
+double ProcessCpuSecondsFromStat(pid_t pid);
 // VmRSS of /proc/PID/status, in bytes; 0 if unreadable.
 size_t ProcessRssBytes(pid_t pid);
 // "0.52 0.61 0.70" from /proc/loadavg: printed with every result, since the machine is shared.
