@@ -97,7 +97,10 @@ ExhookAuthorizer::Admission ExhookAuthorizer::Admit(const ClientFacts& client, i
   if (entry->session.snapshot == snapshot) {
     // Admitted by this snapshot before: only revocation and dates can have changed.
     Decision still = snapshot->CheckStillValid(*entry->certificate, entry->session.device_id, now);
-    if (still.allowed) return {{std::move(still), snapshot}, entry, false};
+    if (still.allowed) {
+      if (!still.detail.empty()) WarnOnce(still.detail);
+      return {{std::move(still), snapshot}, entry, false};
+    }
   }
   const bool was_admitted = entry->session.snapshot != nullptr;
   auto updated = std::make_shared<ClientEntry>();
@@ -110,8 +113,23 @@ ExhookAuthorizer::Admission ExhookAuthorizer::Admit(const ClientFacts& client, i
     cache_.Put(key, updated);
   }
   const bool lost_admission = was_admitted && !decision.allowed;
+  if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
+    WarnOnce(warning);
+  }
   AddOperatorHint(decision);
   return {{std::move(decision), std::move(snapshot)}, std::move(updated), lost_admission};
+}
+
+void ExhookAuthorizer::WarnOnce(std::string_view warning) {
+  // Every call of every client of a stale CRL's issuer carries the warning; one line per CRL
+  // state is what an operator can act on (the text names the CRL and its nextUpdate, so a new
+  // CRL that goes stale in turn is logged again). Bounded in case CRLs churn for months.
+  {
+    std::lock_guard<std::mutex> lock(warned_mutex_);
+    if (warned_.size() >= 1024) warned_.clear();
+    if (!warned_.emplace(warning).second) return;
+  }
+  log_("warning: " + std::string(warning) + "; clients are still admitted");
 }
 
 void ExhookAuthorizer::AddOperatorHint(Decision& decision) const {

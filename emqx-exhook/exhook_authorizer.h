@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "emqx-exhook/bounded_cache.h"
 #include "shared/audit_log.h"
@@ -86,6 +88,8 @@ class ExhookAuthorizer {
   Result<CertificateInfo> ReadCredential(const ClientFacts& client, Reason* refusal) const;
   std::shared_ptr<const ClientEntry> BuildEntry(const ClientFacts& client) const;
   std::string CacheKey(const ClientFacts& client) const;
+  // Logs a `stale_crl: warn` warning the first time it is seen (see WarnOnce in the plugin).
+  void WarnOnce(std::string_view warning);
   // Adds to `decision.detail` what the operator must change, where the mode is the cause.
   void AddOperatorHint(Decision& decision) const;
   void Audit(const ClientFacts& client, std::string_view device_id, Action action,
@@ -96,6 +100,8 @@ class ExhookAuthorizer {
   AuditLog* const audit_;
   const std::function<void(std::string_view)> log_;
   BoundedCache<ClientEntry> cache_;
+  std::mutex warned_mutex_;
+  std::unordered_set<std::string> warned_;  // see WarnOnce
 };
 
 }  // namespace certguard::exhook

@@ -126,6 +126,9 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   }
   mosquitto_log_printf(MOSQ_LOG_INFO, "certguard: client \"%s\" is device \"%s\"",
                        client_id.c_str(), session.device_id.c_str());
+  if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
+    WarnOnce(std::string(warning));
+  }
   ClientState state;
   state.connection = client;
   state.certificate = std::move(peer);

@@ -234,7 +234,10 @@ Decision PolicySnapshot::AuthorizeConnect(const CertificateInfo* cert, std::stri
   }
   Decision allowed = Decision::Allow(Reason::kConnectAllowed);
   allowed.detail = "device id \"" + *id + "\"";
-  if (!still.detail.empty()) allowed.detail += "; warning: " + still.detail;
+  if (!still.detail.empty()) {
+    allowed.detail += kConnectWarningSeparator;
+    allowed.detail += still.detail;
+  }
   return allowed;
 }
 

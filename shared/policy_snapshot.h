@@ -37,6 +37,18 @@ struct DeviceSession {
 };
 
 // The identity of a file as last read, to notice when it changes.
+// Where CheckStillValid's warning starts in an allowing connect decision's `detail`.
+inline constexpr std::string_view kConnectWarningSeparator = "; warning: ";
+
+// The warning (`stale_crl: warn`) an allowing AuthorizeConnect decision carries, or empty. Each
+// adapter logs it once: the admission stands, but the operator must hear that a CRL is stale.
+inline std::string_view ConnectWarning(const Decision& connect) {
+  if (!connect.allowed) return {};
+  const size_t at = connect.detail.find(kConnectWarningSeparator);
+  if (at == std::string::npos) return {};
+  return std::string_view(connect.detail).substr(at + kConnectWarningSeparator.size());
+}
+
 struct FileStamp {
   std::string path;
   bool exists = false;
@@ -81,7 +93,8 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   bool SupportingFilesChanged() const;
 
   // The connect checks of design.md ("Connect"). On success fills `session` (if non-null).
-  // `cert` is null when the client presented none. `now`: Unix seconds.
+  // `cert` is null when the client presented none. `now`: Unix seconds. An allowing decision's
+  // `detail` names the device id, then CheckStillValid's warning after kConnectWarningSeparator.
   Decision AuthorizeConnect(const CertificateInfo* cert, std::string_view client_id, int64_t now,
                             DeviceSession* session) const;
 
