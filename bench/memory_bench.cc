@@ -174,6 +174,7 @@ int main(int argc, char** argv) {
     const size_t rss_before = ProcessRssBytes(::getpid());
     auto snapshot = PolicySnapshot::Load(fleet);
     if (!snapshot) Fail(snapshot.error().message);
+    malloc_trim(0);  // as the adapters' PolicyStore does after every load
     policy_heap = HeapInUse() - heap_before;
     policy_rss = ProcessRssBytes(::getpid()) - rss_before;
   }

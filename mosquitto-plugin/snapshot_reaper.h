@@ -1,5 +1,6 @@
 #pragma once
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -77,6 +78,11 @@ class SnapshotReaper {
       doomed_.clear();
       lock.unlock();
       batch.clear();  // the snapshots are freed here, off the broker's thread
+#if defined(__GLIBC__)
+      // ...and their memory goes back to the system, or the broker's RSS keeps the largest
+      // policy it ever held (the watcher does the same after each load).
+      ::malloc_trim(0);
+#endif
       lock.lock();
       if (stop_ && doomed_.empty()) return;
     }

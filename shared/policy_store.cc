@@ -1,5 +1,6 @@
 #include "shared/policy_store.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -24,6 +25,16 @@ void LowerThisThreadsPriority(int increment) {
   if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(current + increment, 19));
 }
 
+// A load's temporaries (yaml-cpp's node tree above all, several times the size of the compiled
+// policy) are freed when it ends, but glibc keeps freed memory in its arenas: without this a
+// broker that loaded a 100,000-device policy (150 MB compiled) kept over 900 MB of RSS for good
+// (bench/memory_bench). Runs on the thread that loaded, never on a broker's thread.
+void ReturnFreedMemoryToTheSystem() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+}
+
 // The stamps of the same files as they are now.
 std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
   std::vector<FileStamp> now;
@@ -36,6 +47,7 @@ std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
 
 Result<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& policy_path) {
   auto first = PolicySnapshot::Load(policy_path);
+  ReturnFreedMemoryToTheSystem();
   if (!first) return first.error();
   return std::unique_ptr<PolicyStore>(new PolicyStore(policy_path, std::move(first).value()));
 }
@@ -140,6 +152,7 @@ void PolicyStore::WatchLoop() {
     lock.unlock();
     ReloadEvent event = forced ? Reload() : ReloadIfChanged();
     if (event.kind != ReloadEvent::Kind::kUnchanged) {
+      ReturnFreedMemoryToTheSystem();
       std::lock_guard events_lock(events_mutex_);
       events_.push_back(std::move(event));
     }
