@@ -112,14 +112,9 @@ void FilterTrie::Freeze() {
   frozen_ = true;
 }
 
-uint32_t FilterTrie::LiteralChild(const Node& node, std::string_view level) const {
+uint32_t FilterTrie::LiteralChildBySearch(const Node& node, std::string_view level) const {
+  // Sorted by Freeze: binary search beats a scan on a wide fan-out.
   const auto& literals = node.literals;
-  if (literals.size() <= 8) {  // a short scan beats binary search on the common small fan-out
-    for (const auto& edge : literals) {
-      if (edge.first == level) return edge.second;
-    }
-    return kNoNode;
-  }
   auto it = std::lower_bound(literals.begin(), literals.end(), level,
                              [](const auto& edge, std::string_view l) { return edge.first < l; });
   return (it != literals.end() && it->first == level) ? it->second : kNoNode;
@@ -127,8 +122,16 @@ uint32_t FilterTrie::LiteralChild(const Node& node, std::string_view level) cons
 
 FilterTrie::RuleIndex FilterTrie::FindMatchingTopic(std::string_view topic,
                                                     const PlaceholderValues& values) const {
+  TopicLevels levels;
+  if (!levels.Split(topic)) return kNoRule;
+  return FindMatchingTopic(levels, values);
+}
+
+FilterTrie::RuleIndex FilterTrie::FindMatchingTopic(const TopicLevels& topic,
+                                                    const PlaceholderValues& values) const {
   assert(frozen_);
-  return MatchTopic(0, Levels::Of(topic), values);
+  if (topic.size() == 0) return kNoRule;  // a topic that did not split
+  return MatchTopic(0, topic, 0, values);
 }
 
 FilterTrie::RuleIndex FilterTrie::FindContainingFilter(std::string_view filter,
@@ -145,26 +148,26 @@ FilterTrie::RuleIndex FilterTrie::FindOverlappingFilter(std::string_view filter,
 
 // The recursion depth is bounded by the trie's depth (the longest policy filter), not by the
 // topic: a walk stops where the trie has no edge for the next level.
-FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, Levels levels,
+FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& topic, size_t level,
                                              const PlaceholderValues& values) const {
   const Node& node = nodes_[index];
-  if (levels.done) {
+  if (level == topic.size()) {
     // `a/#` also matches `a`.
     return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
   }
-  const bool dollar = levels.LevelIsDollar();
+  const std::string_view text = topic[level];
+  const bool dollar = level == 0 && !text.empty() && text.front() == '$';
   if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
-  const Levels next = levels.Next();
-  if (const uint32_t child = LiteralChild(node, levels.level); child != kNoNode) {
-    if (RuleIndex r = MatchTopic(child, next, values); r != kNoRule) return r;
+  if (const uint32_t child = LiteralChild(node, text); child != kNoNode) {
+    if (RuleIndex r = MatchTopic(child, topic, level + 1, values); r != kNoRule) return r;
   }
   for (const TemplateEdge& edge : node.templates) {
-    if (edge.pattern.MatchesLevel(levels.level, values)) {
-      if (RuleIndex r = MatchTopic(edge.child, next, values); r != kNoRule) return r;
+    if (edge.pattern.MatchesLevel(text, values)) {
+      if (RuleIndex r = MatchTopic(edge.child, topic, level + 1, values); r != kNoRule) return r;
     }
   }
   if (node.single_wildcard != kNoNode && !dollar) {
-    return MatchTopic(node.single_wildcard, next, values);
+    return MatchTopic(node.single_wildcard, topic, level + 1, values);
   }
   return kNoRule;
 }

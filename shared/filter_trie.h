@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "shared/placeholder.h"
+#include "shared/topic_levels.h"
 #include "shared/topic_template.h"
 
 namespace certguard {
@@ -28,8 +29,11 @@ class FilterTrie {
 
   bool empty() const { return nodes_.size() <= 1 && !HasRule(nodes_.front()); }
 
-  // A rule whose filter matches the topic name `topic`, or kNoRule.
+  // A rule whose filter matches the topic name `topic`, or kNoRule (always for an invalid
+  // topic name).
   RuleIndex FindMatchingTopic(std::string_view topic, const PlaceholderValues& values) const;
+  // The same for a topic already split (the hot path: one split serves every trie).
+  RuleIndex FindMatchingTopic(const TopicLevels& topic, const PlaceholderValues& values) const;
   // A rule whose filter contains every topic that `filter` matches, or kNoRule.
   RuleIndex FindContainingFilter(std::string_view filter, const PlaceholderValues& values) const;
   // A rule whose filter matches some topic that `filter` matches too, or kNoRule.
@@ -53,12 +57,21 @@ class FilterTrie {
   static bool HasRule(const Node& node) {
     return node.rule_ending_here != kNoRule || node.multi_wildcard != kNoRule;
   }
-  uint32_t LiteralChild(const Node& node, std::string_view level) const;
+  // Inline: it runs at every level of every walk, and most nodes have a few literal edges.
+  uint32_t LiteralChild(const Node& node, std::string_view level) const {
+    if (node.literals.size() > 8) return LiteralChildBySearch(node, level);
+    for (const auto& edge : node.literals) {
+      if (edge.first == level) return edge.second;
+    }
+    return kNoNode;
+  }
+  uint32_t LiteralChildBySearch(const Node& node, std::string_view level) const;
   uint32_t AddNode();
 
   // A cursor over the levels of a topic or filter, so lookups never allocate.
   struct Levels;
-  RuleIndex MatchTopic(uint32_t node, Levels levels, const PlaceholderValues& values) const;
+  RuleIndex MatchTopic(uint32_t node, const TopicLevels& topic, size_t level,
+                       const PlaceholderValues& values) const;
   RuleIndex MatchContaining(uint32_t node, Levels levels, const PlaceholderValues& values) const;
   RuleIndex MatchOverlapping(uint32_t node, Levels levels, const PlaceholderValues& values) const;
   RuleIndex AnyRuleBelow(uint32_t node, bool skip_dollar, bool skip_own_end,

@@ -1,6 +1,7 @@
 #include "shared/policy.h"
 
 #include "shared/topic_filter.h"
+#include "shared/topic_levels.h"
 
 namespace certguard {
 
@@ -75,12 +76,13 @@ Decision Policy::Authorize(Action action, const std::vector<const PermissionSet*
       return Decision::Deny(Reason::kInternalError, "connect is decided by PolicySnapshot");
     case Action::kPublish:
     case Action::kReceive: {
-      if (!IsValidTopicName(topic)) return Decision::Deny(Reason::kInvalidTopic);
+      TopicLevels levels;
+      if (!levels.Split(topic)) return Decision::Deny(Reason::kInvalidTopic);
       const auto deny_kind =
           action == Action::kPublish ? PermissionSet::kDenyPublish : PermissionSet::kDenySubscribe;
       const auto allow_kind = action == Action::kPublish ? PermissionSet::kAllowPublish
                                                          : PermissionSet::kAllowSubscribe;
-      const auto match = [&](const FilterTrie& t) { return t.FindMatchingTopic(topic, values); };
+      const auto match = [&](const FilterTrie& t) { return t.FindMatchingTopic(levels, values); };
       deny = FindInSets(permissions, deny_kind, match);
       if (deny == FilterTrie::kNoRule) allow = FindInSets(permissions, allow_kind, match);
       break;

@@ -1,0 +1,91 @@
+#include "shared/topic_levels.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/topic_filter.h"
+
+namespace certguard {
+namespace {
+
+std::vector<std::string> LevelsOf(std::string_view topic) {
+  TopicLevels levels;
+  EXPECT_TRUE(levels.Split(topic)) << topic;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < levels.size(); ++i) out.emplace_back(levels[i]);
+  return out;
+}
+
+using Levels = std::vector<std::string>;
+
+TEST(TopicLevelsTest, SplitsOnEverySlashKeepingEmptyLevels) {
+  EXPECT_EQ(LevelsOf("a"), (Levels{"a"}));
+  EXPECT_EQ(LevelsOf("a/b/c"), (Levels{"a", "b", "c"}));
+  EXPECT_EQ(LevelsOf("a//b"), (Levels{"a", "", "b"}));
+  EXPECT_EQ(LevelsOf("/"), (Levels{"", ""}));
+  EXPECT_EQ(LevelsOf("/a/"), (Levels{"", "a", ""}));
+  EXPECT_EQ(LevelsOf("$SYS/broker/uptime"), (Levels{"$SYS", "broker", "uptime"}));
+  EXPECT_EQ(LevelsOf("sensors/sensor-50000/telemetry"),
+            (Levels{"sensors", "sensor-50000", "telemetry"}));
+}
+
+TEST(TopicLevelsTest, RefusesWhatIsNoTopicName) {
+  TopicLevels levels;
+  for (std::string_view bad : {std::string_view(""), std::string_view("a/+"), std::string_view("#"),
+                               std::string_view("a/b#"), std::string_view("a\0b", 3)}) {
+    EXPECT_FALSE(levels.Split(bad)) << bad;
+    EXPECT_EQ(levels.size(), 0u);
+  }
+  EXPECT_FALSE(levels.Split(std::string(65536, 'a')));
+  EXPECT_TRUE(levels.Split(std::string(65535, 'a')));
+}
+
+// The bytes are read eight at a time: a forbidden byte or a slash must be found at every offset
+// within a word and in a short tail.
+TEST(TopicLevelsTest, FindsSlashesAndForbiddenBytesAtEveryOffset) {
+  for (size_t size = 1; size <= 40; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      std::string topic(size, 'x');
+      topic[at] = '/';
+      std::vector<std::string> expected{topic.substr(0, at), topic.substr(at + 1)};
+      EXPECT_EQ(LevelsOf(topic), expected) << size << " " << at;
+      for (char forbidden : {'+', '#', '\0'}) {
+        topic[at] = forbidden;
+        TopicLevels levels;
+        EXPECT_FALSE(levels.Split(topic)) << size << " " << at << " " << int(forbidden);
+      }
+    }
+  }
+}
+
+TEST(TopicLevelsTest, SplitsTopicsDeeperThanItsInlineLevels) {
+  std::string topic = "l0";
+  for (int i = 1; i < 100; ++i) topic += "/l" + std::to_string(i);
+  const Levels levels = LevelsOf(topic);
+  ASSERT_EQ(levels.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(levels[static_cast<size_t>(i)], "l" + std::to_string(i));
+}
+
+// The reference: SplitTopicLevels and IsValidTopicName, byte by byte.
+TEST(TopicLevelsTest, AgreesWithTheByteWiseFunctionsOnRandomStrings) {
+  std::mt19937 random(20261124);
+  const std::string alphabet("ab/+#$\0\x80\xff", 9);
+  TopicLevels levels;
+  for (int n = 0; n < 100000; ++n) {
+    std::string topic(random() % 30, 'a');
+    for (char& c : topic) c = alphabet[random() % alphabet.size()];
+    const bool valid = IsValidTopicName(topic);
+    ASSERT_EQ(levels.Split(topic), valid) << topic;
+    if (!valid) continue;
+    const std::vector<std::string_view> expected = SplitTopicLevels(topic);
+    ASSERT_EQ(levels.size(), expected.size()) << topic;
+    for (size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(levels[i], expected[i]) << topic;
+  }
+}
+
+}  // namespace
+}  // namespace certguard
