@@ -10,6 +10,9 @@
 // makes CPU per message depend on the rate, is out of the picture. Configurations:
 //   a  no authorization (use_identity_as_username)     b  certguard, example policy
 //   c  certguard, example + 100,000 device rules       d  acl_file with equivalent rules
+//   n  no authorization plus a plugin that allows every ACL check and does nothing else
+//      (bench/null_acl_plugin.cc): what Mosquitto spends calling any ACL plugin, the floor
+//      under certguard's cost
 //   a2 a second (a): its ratio to (a) shows what is left of the noise
 // and for connections (full TLS 1.3 handshake, CONNECT, CONNACK, DISCONNECT, one at a time):
 //   A  no plugin     B  certguard, example policy, CRL of 100,000 serials (64 devices reconnect)
@@ -20,7 +23,8 @@
 //
 // Usage: broker_instructions_bench [--rounds N] [--messages N] [--connections N] [--dumps DIR]
 //   --dumps DIR  keeps callgrind's dumps there (DIR/callgrind-K/callgrind.out.PID.N, one per
-//                measured window, configurations numbered in the order above) for callgrind_annotate
+//                measured window, configurations numbered in the order above) for
+//                callgrind_annotate
 #include <sys/types.h>
 
 #include <algorithm>
@@ -186,7 +190,8 @@ int main(int argc, char** argv) {
   int rounds = 3;
   int messages = 500;
   int connections = 60;
-  std::string dumps;  // where callgrind's dumps go (kept for callgrind_annotate); default: a temp dir
+  std::string
+      dumps;  // where callgrind's dumps go (kept for callgrind_annotate); default: a temp dir
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--messages") == 0) messages = std::atoi(argv[i + 1]);
@@ -234,6 +239,9 @@ int main(int argc, char** argv) {
       {"c certguard, 100k-device policy", CertguardBrokerOptions(pki, fleet), {}});
   message_configs.push_back({"d acl_file, equivalent rules", acl_file, {}});
   message_configs.push_back({"a2 no authorization (control)", no_auth, {}});
+  BrokerOptions null_plugin = no_auth;
+  null_plugin.plugin_path = CERTGUARD_NULL_ACL_PLUGIN_PATH;
+  message_configs.push_back({"n do-nothing ACL plugin", null_plugin, {}});
   int index = 0;
   for (MessageConfig& config : message_configs) {
     CountedBroker counted(config.options, dumps + "/callgrind-" + std::to_string(index++),
@@ -342,6 +350,9 @@ int main(int argc, char** argv) {
             Format("x%.4f", ratio(2, 1)), "<= 1.05", verdict(ratio(2, 1), 1.05));
     Summary("1 " + q + " broker instructions/msg control a2 / a (noise)",
             Format("x%.4f", ratio(4, 0)), "-", "info");
+    Summary("1 " + q + " broker instructions/msg do-nothing ACL plugin / no auth (the floor)",
+            Format("x%.4f (%.0f)", ratio(5, 0), Median(message_configs[5].per_message[qos])), "-",
+            "info");
   }
   std::printf("\nbroker instructions per TLS connection, median of %d rounds\n", rounds);
   for (const ConnectConfig& config : connect_configs) {
