@@ -1,5 +1,7 @@
 #include "shared/policy_snapshot.h"
 
+#include <openssl/x509.h>
+
 #include <sys/stat.h>
 
 namespace certguard {
@@ -62,11 +64,31 @@ Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::st
 
 Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::string& policy_path,
                                                                    std::vector<FileStamp>* read) {
+  return Load(policy_path, read, nullptr);
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Load(const std::string& policy_path,
+                                                                   std::vector<FileStamp>* read,
+                                                                   const PolicySnapshot* previous) {
   auto snapshot = std::make_shared<PolicySnapshot>();
   std::optional<Error> error = snapshot->ReadFiles(policy_path);
   if (read != nullptr) *read = snapshot->sources_;
   if (error) return *std::move(error);
+  snapshot->InheritIssuerMemo(previous);
   return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
+}
+
+void PolicySnapshot::InheritIssuerMemo(const PolicySnapshot* previous) {
+  if (previous == nullptr || previous->cas_.size() != cas_.size()) return;
+  for (size_t i = 0; i < cas_.size(); ++i) {
+    if (X509_cmp(previous->cas_[i].get(), cas_[i].get()) != 0) return;
+  }
+  issuer_memo_ = previous->issuer_memo_;
+}
+
+size_t PolicySnapshot::verified_certificates() const {
+  std::lock_guard lock(issuer_memo_->mutex);
+  return issuer_memo_->verified.size();
 }
 
 std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
@@ -79,12 +101,14 @@ std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
 }
 
 Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Rebuild(
-    std::shared_ptr<const Policy> policy, std::vector<FileStamp>* read) {
+    std::shared_ptr<const Policy> policy, std::vector<FileStamp>* read,
+    const PolicySnapshot* previous) {
   auto snapshot = std::make_shared<PolicySnapshot>();
   snapshot->sources_.push_back(FileStamp::Of(policy->path));
   std::optional<Error> error = snapshot->ReadSupportingFiles(std::move(policy));
   if (read != nullptr) *read = snapshot->sources_;
   if (error) return *std::move(error);
+  snapshot->InheritIssuerMemo(previous);
   return std::shared_ptr<const PolicySnapshot>(std::move(snapshot));
 }
 
@@ -154,16 +178,16 @@ bool PolicySnapshot::IssuerVerified(const CertificateInfo& cert) const {
       digest[i] = static_cast<unsigned char>(nibble(cert.sha256_hex[2 * i]) << 4 |
                                              nibble(cert.sha256_hex[2 * i + 1]));
     }
-    std::lock_guard lock(verified_mutex_);
-    if (verified_.contains(digest)) return true;
+    std::lock_guard lock(issuer_memo_->mutex);
+    if (issuer_memo_->verified.contains(digest)) return true;
   }
   // Verified outside the lock; a refusal is not remembered (it costs the refused client, each
   // time, what it costs now).
   if (!cert.IsSignedByOneOf(cas_)) return false;
   if (keyed) {
-    std::lock_guard lock(verified_mutex_);
-    if (verified_.size() >= kMaxVerified) verified_.clear();
-    verified_.insert(digest);
+    std::lock_guard lock(issuer_memo_->mutex);
+    if (issuer_memo_->verified.size() >= IssuerMemo::kMaxVerified) issuer_memo_->verified.clear();
+    issuer_memo_->verified.insert(digest);
   }
   return true;
 }

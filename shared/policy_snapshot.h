@@ -74,11 +74,21 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   // changes (a new CRL the edited policy names may appear after the edit).
   static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path,
                                                             std::vector<FileStamp>* read);
+  // Same, as the successor of `previous` (may be null): when both trust exactly the same CA
+  // certificates, what `previous` found signed by them (require_issuer) stays known, so a reload
+  // that leaves `ca` alone does not verify every connected device's signature again.
+  static Result<std::shared_ptr<const PolicySnapshot>> Load(const std::string& policy_path,
+                                                            std::vector<FileStamp>* read,
+                                                            const PolicySnapshot* previous);
 
   // The policy in force with its CA, CRLs and denylist re-read: when an edit breaks the policy
   // file, revocations must still take effect under the policy that is kept.
-  static Result<std::shared_ptr<const PolicySnapshot>> Rebuild(std::shared_ptr<const Policy> policy,
-                                                               std::vector<FileStamp>* read);
+  static Result<std::shared_ptr<const PolicySnapshot>> Rebuild(
+      std::shared_ptr<const Policy> policy, std::vector<FileStamp>* read,
+      const PolicySnapshot* previous = nullptr);
+
+  // How many certificates this snapshot knows to be signed by one of its CAs (require_issuer).
+  size_t verified_certificates() const;
 
   const Policy& policy() const { return *policy_; }
   const std::shared_ptr<const Policy>& shared_policy() const { return policy_; }
@@ -130,11 +140,14 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   Denylist denylist_;
   std::vector<FileStamp> sources_;
 
+  // Shares `previous`'s memo when its CA certificates are exactly these.
+  void InheritIssuerMemo(const PolicySnapshot* previous);
+
   // Certificates (by SHA-256 of their DER, which covers the signature) already found signed by
   // a CA in cas_: a device that reconnects with the same certificate is not verified again.
   // The signature check was half of what the Mosquitto plugin added to a TLS connection
-  // (bench/mosquitto_connect_bench). Bounded; shared by every thread deciding with this snapshot,
-  // and gone with it, so a change of CAs starts afresh.
+  // (bench/mosquitto_connect_bench). Bounded; shared by every thread deciding with this snapshot
+  // and by its successors that trust the same CAs, so only a change of CAs starts afresh.
   using Digest = std::array<unsigned char, 32>;
   struct DigestHash {
     size_t operator()(const Digest& d) const noexcept {
@@ -143,9 +156,12 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
       return h;
     }
   };
-  static constexpr size_t kMaxVerified = 1 << 17;
-  mutable std::mutex verified_mutex_;
-  mutable std::unordered_set<Digest, DigestHash> verified_;
+  struct IssuerMemo {
+    static constexpr size_t kMaxVerified = 1 << 17;
+    std::mutex mutex;
+    std::unordered_set<Digest, DigestHash> verified;  // guarded by mutex
+  };
+  std::shared_ptr<IssuerMemo> issuer_memo_ = std::make_shared<IssuerMemo>();
 };
 
 }  // namespace certguard

@@ -59,7 +59,7 @@ PolicyStore::~PolicyStore() { StopWatching(); }
 
 ReloadEvent PolicyStore::LoadAndSwap() {
   std::vector<FileStamp> read;
-  auto next = PolicySnapshot::Load(policy_path_, &read);
+  auto next = PolicySnapshot::Load(policy_path_, &read, current().get());
   if (next) {
     rejected_stamps_.clear();
     Swap(std::move(next).value());
@@ -70,7 +70,8 @@ ReloadEvent PolicyStore::LoadAndSwap() {
   // policy in force changed, re-read them around that policy and swap that in.
   if (const auto in_force = current(); in_force->SupportingFilesChanged()) {
     std::vector<FileStamp> rebuilt_from;
-    auto refreshed = PolicySnapshot::Rebuild(in_force->shared_policy(), &rebuilt_from);
+    auto refreshed =
+        PolicySnapshot::Rebuild(in_force->shared_policy(), &rebuilt_from, in_force.get());
     if (refreshed) {
       Swap(std::move(refreshed).value());
       message += " (the policy in force is kept; its CA, CRLs and denylist were re-read)";

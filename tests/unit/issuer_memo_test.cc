@@ -1,7 +1,7 @@
-// require_issuer verifies a certificate's signature once per snapshot and remembers it: the same
-// certificate reconnecting is admitted without a second check, while a forged certificate (same
-// subject and issuer name, another key) is refused every time, and a snapshot with other CAs
-// starts afresh.
+// require_issuer verifies a certificate's signature once and remembers it: the same certificate
+// reconnecting is admitted without a second check, while a forged certificate (same subject and
+// issuer name, another key) is refused every time. A reload that keeps the CAs keeps what was
+// verified; a snapshot with other CAs starts afresh.
 #include <ctime>
 #include <memory>
 #include <string>
@@ -69,6 +69,44 @@ TEST(IssuerMemo, RemembersOnlyWhatVerifiedAndOnlyForItsSnapshot) {
   EXPECT_EQ(other->AuthorizeConnect(&good, "sensor-1", now, nullptr).reason,
             Reason::kIssuerNotTrusted);
   EXPECT_TRUE(other->AuthorizeConnect(&forged, "sensor-1", now, nullptr).allowed);
+}
+
+// A reload re-admits every connected device under the new snapshot (on a broker's thread): with
+// the same CAs it must not verify each signature again; with other CAs it must.
+TEST(IssuerMemo, ASuccessorTrustingTheSameCasKeepsTheMemoAndOtherCasStartAfresh) {
+  TempDir dir;
+  TestCa fleet("memo CA");
+  TestCa impostor("memo CA");
+  const auto first = Load(dir, fleet);
+  ASSERT_TRUE(first);
+  const CertificateInfo good = Info(fleet.Issue(WithCn("sensor-1")));
+  const CertificateInfo forged = Info(impostor.Issue(WithCn("sensor-1")));
+  const int64_t now = std::time(nullptr);
+  ASSERT_TRUE(first->AuthorizeConnect(&good, "sensor-1", now, nullptr).allowed);
+  EXPECT_EQ(first->verified_certificates(), 1u);
+
+  const std::string policy = dir.path() + "/policy.yaml";
+  auto same = PolicySnapshot::Load(policy, nullptr, first.get());
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same.value()->verified_certificates(), 1u);
+  EXPECT_TRUE(same.value()->AuthorizeConnect(&good, "sensor-1", now, nullptr).allowed);
+  EXPECT_EQ(same.value()->AuthorizeConnect(&forged, "sensor-1", now, nullptr).reason,
+            Reason::kIssuerNotTrusted);
+
+  // One more CA in the bundle is another trust: afresh.
+  dir.Write("ca.crt", fleet.cert_pem() + impostor.cert_pem());
+  auto wider = PolicySnapshot::Load(policy, nullptr, same.value().get());
+  ASSERT_TRUE(wider) << wider.error().message;
+  EXPECT_EQ(wider.value()->verified_certificates(), 0u);
+
+  // Only the impostor's CA, under the same name: nothing the fleet CA verified carries over.
+  dir.Write("ca.crt", impostor.cert_pem());
+  auto other = PolicySnapshot::Load(policy, nullptr, same.value().get());
+  ASSERT_TRUE(other) << other.error().message;
+  EXPECT_EQ(other.value()->verified_certificates(), 0u);
+  EXPECT_EQ(other.value()->AuthorizeConnect(&good, "sensor-1", now, nullptr).reason,
+            Reason::kIssuerNotTrusted);
+  EXPECT_TRUE(other.value()->AuthorizeConnect(&forged, "sensor-1", now, nullptr).allowed);
 }
 
 TEST(IssuerMemo, ACertificateWithoutItsDerIsNeverTakenFromTheMemo) {
