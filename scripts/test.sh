@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test, on a bare Debian 12 as root (installs what is missing first):
 #   1. the normal build: unit, CLI, real-broker integration, valgrind, exhook, parity, soak (20 s)
-#   2. the integration suite with the plugin built with AddressSanitizer + UndefinedBehaviorSanitizer
-#      (it runs inside Debian's broker with the sanitizer runtime preloaded)
+#   2. the unit, integration, exhook and parity suites again with all of our code (core, CLI,
+#      plugin, certguard-exhook, tests) built with AddressSanitizer + UndefinedBehaviorSanitizer
+#      (the plugin runs inside Debian's broker with the sanitizer runtime preloaded); not the
+#      valgrind test (valgrind cannot run an ASan binary) nor the soak tests (stage 1 only)
 #   3. every libFuzzer target for 30 s on its seed corpus
 # Usage: scripts/test.sh            (CI runs exactly this)
 set -euo pipefail
@@ -23,19 +25,35 @@ ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
 stage "2/3 sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGUARD_SANITIZE=ON \
   -DCERTGUARD_BUILD_BENCH=OFF >/dev/null
-# The plugin (and the core inside it) under the integration suite: the real broker, real TLS
-# clients. (The unit and exhook suites run in stage 1 only for now.)
-cmake --build build-asan -j"$jobs" --target certguard certguard_mosquitto \
-  certguard_integration_tests
+# The test binaries and every binary they run: the CLI (unit tests), the plugin (integration and
+# parity) and certguard-exhook (exhook and parity). The soak tests (label soak) run in stage 1
+# only: they bound RSS growth under load, which ASan's quarantine and shadow memory would blur.
+cmake --build build-asan -j"$jobs" --target certguard certguard_mosquitto certguard-exhook \
+  certguard_unit_tests certguard_integration_tests certguard_exhook_tests
 stage "2/3 sanitizer tests"
-# Debian's broker is not instrumented: it needs the runtime preloaded to load our ASan plugin.
+# Debian's broker is not instrumented: it needs the runtime preloaded to load our ASan plugin
+# (tests/support/mosquitto_broker.cc gives the broker its own ASAN_OPTIONS, without leak checks).
 export CERTGUARD_BROKER_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8:/usr/lib/x86_64-linux-gnu/libubsan.so.1
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+# Reports of the test binaries, the CLI and certguard-exhook go to files, one per process: the
+# tests send the servers' and the CLI's output to temporary files or pipes, so a report from a
+# server a test then SIGKILLs (or never asks for its exit code) would otherwise be lost. Any
+# file there fails the stage. (The broker's ASAN_OPTIONS above replace these.)
+san_logs=$(mktemp -d)
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$san_logs/report:log_exe_name=1"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # The valgrind test stays in stage 1: valgrind cannot run an ASan binary.
-ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 900 -L integration \
-  -E PluginUnderValgrindTest
+san_status=0
+ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 900 \
+  -L 'unit|integration|exhook' -E PluginUnderValgrindTest || san_status=$?
+for report in "$san_logs"/*; do
+  [ -e "$report" ] || continue
+  printf '\n== sanitizer report %s\n' "$(basename "$report")"
+  cat "$report"
+  san_status=1
+done
+rm -rf "$san_logs"
 unset CERTGUARD_BROKER_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
+[ "$san_status" -eq 0 ] || exit "$san_status"
 
 stage "3/3 fuzzing (30 s per target)"
 bash scripts/fuzz.sh 30
