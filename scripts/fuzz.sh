@@ -4,6 +4,7 @@
 # never written to. Prints the executions each target ran; exits non-zero on any crash, leak,
 # timeout or sanitizer report, leaving the input that caused it in build-fuzz/artifacts/<target>/.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets by name, e.g. policy_parser crl)
+# Targets run side by side, one per core (FUZZ_JOBS=N to change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +15,9 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
   exit 2
 fi
 
-build=build-fuzz
+build="build-fuzz"
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCERTGUARD_FUZZ=ON -DCERTGUARD_BUILD_BENCH=OFF -DCERTGUARD_BUILD_TESTS=OFF >/dev/null
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DCERTGUARD_FUZZ=ON -DCERTGUARD_BUILD_BENCH=OFF -DCERTGUARD_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzz_targets
 
 if [ $# -gt 0 ]; then
@@ -35,22 +36,26 @@ fi
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
-passed=0
-failed=0
-for name in "${targets[@]}"; do
-  binary="$build/tests/fuzz/fuzz_$name"
-  seeds="tests/fuzz/corpus/$name"
+# One target per core at a time (FUZZ_JOBS overrides): each libFuzzer process is single-threaded.
+fuzz_jobs="${FUZZ_JOBS:-$(nproc)}"
+results="$(mktemp -d)"
+
+# Runs one target and writes its verdict line to $results/<name>; the line starts with "ok" or
+# "FAILED".
+run_target() {
+  local name="$1"
+  local binary="$build/tests/fuzz/fuzz_$name"
+  local seeds="tests/fuzz/corpus/$name"
   if [ ! -x "$binary" ] || [ ! -d "$seeds" ]; then
-    echo "fuzz_$name: no such target or no corpus in $seeds" >&2
-    failed=$((failed + 1))
-    continue
+    echo "FAILED fuzz_$name: no such target or no corpus in $seeds" >"$results/$name"
+    return
   fi
+  local corpus artifacts log status=0 runs
   corpus="$(mktemp -d)"
   cp -r "$seeds"/. "$corpus"/
   artifacts="$build/artifacts/$name"
   mkdir -p "$artifacts"
   log="$build/artifacts/$name.log"
-  status=0
   nice -n 10 "$binary" "$corpus" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=25 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
   rm -rf "$corpus"
@@ -59,14 +64,39 @@ for name in "${targets[@]}"; do
   # A run stopped by a finding prints no final stats: its last status line is the closest count.
   if [ -z "$runs" ]; then runs="$(sed -n 's/^#\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)"; fi
   if [ "$status" -eq 0 ] && ! grep -qE '^(SUMMARY: |==[0-9]+==ERROR)|runtime error:' "$log"; then
-    echo "fuzz_$name: ${runs:-?} executions in ${seconds}s, no findings"
+    echo "ok fuzz_$name: ${runs:-?} executions in ${seconds}s, no findings" >"$results/$name"
+  else
+    {
+      echo "FAILED fuzz_$name: exit $status after ${runs:-?} executions; log $log, input in $artifacts/"
+      grep -E 'ERROR|SUMMARY|runtime error|^    #[0-9]+ ' "$log" | head -n 30 || true
+    } >"$results/$name"
+  fi
+}
+
+running=0
+for name in "${targets[@]}"; do
+  if [ "$running" -ge "$fuzz_jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$name" &
+  running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+for name in "${targets[@]}"; do
+  verdict="$(cat "$results/$name" 2>/dev/null || echo "FAILED fuzz_$name: no verdict")"
+  if [[ "$verdict" == ok\ * ]]; then
+    echo "${verdict#ok }"
     passed=$((passed + 1))
   else
-    echo "fuzz_$name: FAILED (exit $status) after ${runs:-?} executions; log $log, input in $artifacts/"
-    grep -E 'ERROR|SUMMARY|runtime error|^    #[0-9]+ ' "$log" | head -n 30 || true
+    echo "${verdict#FAILED }"
     failed=$((failed + 1))
   fi
 done
+rm -rf "$results"
 
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,14 +16,19 @@ jobs=$(nproc)
 start=$SECONDS
 stage() { printf '\n== %s (at %ds)\n' "$1" "$((SECONDS - start))"; }
 
+# Line tables only (-g1): stack traces from valgrind and the sanitizers keep their file:line, and
+# the build, gRPC's generated code above all, takes far less time than with full debug info.
 stage "1/3 build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j"$jobs"
 stage "1/3 tests"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
 
 stage "2/3 sanitizer build (ASan + UBSan)"
+# -O1, as AddressSanitizer's documentation advises: reports stay exact and the build is quicker.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCERTGUARD_SANITIZE=ON \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DCERTGUARD_BUILD_BENCH=OFF >/dev/null
 # The test binaries and every binary they run: the CLI (unit tests), the plugin (integration and
 # parity) and certguard-exhook (exhook and parity). The soak tests (label soak) run in stage 1
