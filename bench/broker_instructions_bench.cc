@@ -132,17 +132,7 @@ class CountedBroker {
 };
 
 MqttClientOptions ClientOptions(const BenchPki::Client& client, int port, const BenchPki& pki) {
-  MqttClientOptions options;
-  options.port = port;
-  options.client_id = client.id;
-  options.ca_file = pki.ca_path();
-  options.cert_file = client.cert_path;
-  options.key_file = client.key_path;
-  options.tcp_nodelay = true;
-  options.record_messages = false;
-  options.capture_library_log = false;
-  options.timeout = std::chrono::milliseconds(60'000);
-  return options;
+  return BenchClientOptions(client, port, pki, std::chrono::milliseconds(60'000));
 }
 
 struct MessageConfig {
@@ -175,12 +165,6 @@ void LockStep(MqttClient& publisher, MqttClient& subscriber, int qos, int count,
 double Spread(const std::vector<double>& values) {
   const double median = Median(values);
   return median > 0 ? (Percentile(values, 100) - Percentile(values, 0)) / median * 100 : 0;
-}
-
-std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den) {
-  std::vector<double> out;
-  for (size_t i = 0; i < num.size() && i < den.size(); ++i) out.push_back(num[i] / den[i]);
-  return out;
 }
 
 }  // namespace

@@ -266,12 +266,6 @@ LoadResult Run(Pool& pool, const ServerProcess& server,
   return result;
 }
 
-std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den) {
-  std::vector<double> out;
-  for (size_t i = 0; i < num.size() && i < den.size(); ++i) out.push_back(num[i] / den[i]);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -98,12 +98,6 @@ std::pair<double, double> RunRound(Config& config, const TlsClientContext& tls,
   return {cpu * 1e3 / count, count / wall};
 }
 
-std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den) {
-  std::vector<double> out;
-  for (size_t i = 0; i < num.size() && i < den.size(); ++i) out.push_back(num[i] / den[i]);
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -115,17 +115,7 @@ struct Config {
 };
 
 MqttClientOptions ClientOptions(const BenchPki::Client& client, int port, const BenchPki& pki) {
-  MqttClientOptions options;
-  options.port = port;
-  options.client_id = client.id;
-  options.ca_file = pki.ca_path();
-  options.cert_file = client.cert_path;
-  options.key_file = client.key_path;
-  options.tcp_nodelay = true;
-  options.record_messages = false;
-  options.capture_library_log = false;
-  options.timeout = std::chrono::milliseconds(10000);
-  return options;
+  return BenchClientOptions(client, port, pki, std::chrono::milliseconds(10000));
 }
 
 void Connect(Config& config, const BenchPki& pki, const BenchPki::Client& pub,
@@ -173,12 +163,6 @@ std::pair<double, double> RunRound(Config& config, int qos, int count) {
   const double wall = SecondsSince(start);
   const double cpu = ProcessCpuSeconds(pid) - cpu_before;
   return {cpu * 1e6 / count, count / wall};
-}
-
-std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den) {
-  std::vector<double> out;
-  for (size_t i = 0; i < num.size() && i < den.size(); ++i) out.push_back(num[i] / den[i]);
-  return out;
 }
 
 }  // namespace

@@ -82,6 +82,28 @@ std::string LoadAverage() {
   return a + " " + b + " " + c;
 }
 
+std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den) {
+  std::vector<double> out;
+  for (size_t i = 0; i < num.size() && i < den.size(); ++i) out.push_back(num[i] / den[i]);
+  return out;
+}
+
+testing::MqttClientOptions BenchClientOptions(const BenchPki::Client& client, int port,
+                                              const BenchPki& pki,
+                                              std::chrono::milliseconds timeout) {
+  testing::MqttClientOptions options;
+  options.port = port;
+  options.client_id = client.id;
+  options.ca_file = pki.ca_path();
+  options.cert_file = client.cert_path;
+  options.key_file = client.key_path;
+  options.tcp_nodelay = true;
+  options.record_messages = false;
+  options.capture_library_log = false;
+  options.timeout = timeout;
+  return options;
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return NAN;
   std::sort(values.begin(), values.end());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_client.h"
 #include "tests/support/test_pki.h"
 
 // What the end-to-end benchmarks share: process CPU and memory from /proc, medians, the summary
@@ -30,6 +31,9 @@ size_t ProcessRssBytes(pid_t pid);
 std::string LoadAverage();
 
 double Median(std::vector<double> values);
+// num[i] / den[i], round by round: the benchmarks report the median of such paired ratios, so
+// drift in the machine's load between rounds hits both sides of each ratio alike.
+std::vector<double> Ratios(const std::vector<double>& num, const std::vector<double>& den);
 // p in [0, 100], nearest rank.
 double Percentile(std::vector<double> values, double p);
 double SecondsSince(Clock::time_point start);
@@ -93,6 +97,11 @@ std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::
 testing::BrokerOptions TlsBrokerOptions(const BenchPki& pki);
 // The same with certguard loaded with `policy_path` (no use_identity_as_username).
 testing::BrokerOptions CertguardBrokerOptions(const BenchPki& pki, const std::string& policy_path);
+
+// A libmosquitto client connecting as `client` over TLS, with TCP_NODELAY, recording no messages.
+testing::MqttClientOptions BenchClientOptions(const BenchPki::Client& client, int port,
+                                              const BenchPki& pki,
+                                              std::chrono::milliseconds timeout);
 
 // Starts the broker or dies with its log; then gives it the benchmark's priority (below).
 void StartOrDie(testing::MosquittoBroker& broker, const std::string& what);
