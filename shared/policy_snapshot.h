@@ -36,7 +36,6 @@ struct DeviceSession {
   PlaceholderValues values() const { return {device_id, cn, client_id}; }
 };
 
-// The identity of a file as last read, to notice when it changes.
 // Where CheckStillValid's warning starts in an allowing connect decision's `detail`.
 inline constexpr std::string_view kConnectWarningSeparator = "; warning: ";
 
@@ -49,6 +48,7 @@ inline std::string_view ConnectWarning(const Decision& connect) {
   return std::string_view(connect.detail).substr(at + kConnectWarningSeparator.size());
 }
 
+// The identity of a file as last read, to notice when it changes.
 struct FileStamp {
   std::string path;
   bool exists = false;

@@ -9,8 +9,8 @@ namespace certguard {
 
 // A topic name split into its levels once per decision, so that every trie the decision walks
 // (deny and allow, for every principal that applies) reads the levels instead of searching the
-// text for '/' again. The split and the topic-name check are one pass over the bytes, eight at a
-// time: this runs for every message a broker delivers, twice.
+// text for '/' again. The split and the topic-name check are one pass over the bytes, sixteen at
+// a time: this runs for every message a broker delivers, twice.
 class TopicLevels {
  public:
   // Splits `topic`. False, leaving no levels, when `topic` is not a valid topic name (see
