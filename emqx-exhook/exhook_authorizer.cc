@@ -121,15 +121,9 @@ ExhookAuthorizer::Admission ExhookAuthorizer::Admit(const ClientFacts& client, i
 }
 
 void ExhookAuthorizer::WarnOnce(std::string_view warning) {
-  // Every call of every client of a stale CRL's issuer carries the warning; one line per CRL
-  // state is what an operator can act on (the text names the CRL and its nextUpdate, so a new
-  // CRL that goes stale in turn is logged again). Bounded in case CRLs churn for months.
-  {
-    std::lock_guard<std::mutex> lock(warned_mutex_);
-    if (warned_.size() >= 1024) warned_.clear();
-    if (!warned_.emplace(warning).second) return;
+  if (warned_.FirstTime(warning)) {
+    log_("warning: " + std::string(warning) + "; clients are still admitted");
   }
-  log_("warning: " + std::string(warning) + "; clients are still admitted");
 }
 
 void ExhookAuthorizer::AddOperatorHint(Decision& decision) const {

@@ -4,11 +4,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 #include "emqx-exhook/bounded_cache.h"
 #include "shared/audit_log.h"
@@ -16,6 +14,7 @@
 #include "shared/decision.h"
 #include "shared/policy_snapshot.h"
 #include "shared/policy_store.h"
+#include "shared/warnings_logged.h"
 
 namespace certguard::exhook {
 
@@ -100,8 +99,7 @@ class ExhookAuthorizer {
   AuditLog* const audit_;
   const std::function<void(std::string_view)> log_;
   BoundedCache<ClientEntry> cache_;
-  std::mutex warned_mutex_;
-  std::unordered_set<std::string> warned_;  // see WarnOnce
+  WarningsLogged warned_;
 };
 
 }  // namespace certguard::exhook

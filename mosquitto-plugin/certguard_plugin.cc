@@ -127,7 +127,7 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   mosquitto_log_printf(MOSQ_LOG_INFO, "certguard: client \"%s\" is device \"%s\"",
                        client_id.c_str(), session.device_id.c_str());
   if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
-    WarnOnce(std::string(warning));
+    WarnOnce(warning);
   }
   ClientState state;
   state.connection = client;
@@ -298,15 +298,10 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
   }
 }
 
-void CertguardPlugin::WarnOnce(const std::string& warning) {
-  // A stale CRL under `stale_crl: warn` warns through every client of its issuer on every
-  // sweep: one line per CRL state is what an operator can act on. The text names the CRL and its
-  // nextUpdate, so a new CRL that goes stale in turn is logged again. Bounded in case CRLs churn
-  // for months.
-  if (warned_.size() >= 1024) warned_.clear();
-  if (!warned_.insert(warning).second) return;
-  mosquitto_log_printf(MOSQ_LOG_WARNING, "certguard: warning: %s; clients are still admitted",
-                       warning.c_str());
+void CertguardPlugin::WarnOnce(std::string_view warning) {
+  if (!warned_.FirstTime(warning)) return;
+  mosquitto_log_printf(MOSQ_LOG_WARNING, "certguard: warning: %.*s; clients are still admitted",
+                       static_cast<int>(warning.size()), warning.data());
 }
 
 void CertguardPlugin::Refuse(const std::string& client_id, ClientState& state,

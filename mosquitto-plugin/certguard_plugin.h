@@ -3,13 +3,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <string_view>
 #include <vector>
 
 #include "mosquitto-plugin/client_registry.h"
 #include "mosquitto-plugin/snapshot_reaper.h"
 #include "shared/audit_log.h"
 #include "shared/policy_store.h"
+#include "shared/warnings_logged.h"
 
 struct mosquitto;
 
@@ -57,8 +58,8 @@ class CertguardPlugin {
   void ContinueSweep(int64_t now);
   void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
   // Logs a warning that an allowing decision carried (`stale_crl: warn`) the first time it is
-  // seen.
-  void WarnOnce(const std::string& warning);
+  // seen: a stale CRL warns through every client of its issuer on every sweep.
+  void WarnOnce(std::string_view warning);
   void Audit(std::string_view client_id, std::string_view device_id, Action action,
              std::string_view topic, const Decision& decision);
 
@@ -75,7 +76,7 @@ class CertguardPlugin {
   uint64_t seen_generation_ = 0;  // the store's generation when OnTick last looked at it
   int64_t store_checked_at_ = 0;  // and when (Unix seconds)
   bool warned_unknown_client_ = false;
-  std::unordered_set<std::string> warned_;  // see WarnOnce
+  WarningsLogged warned_;
 };
 
 }  // namespace certguard::mosquitto_plugin

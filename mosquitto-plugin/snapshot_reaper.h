@@ -1,11 +1,5 @@
 #pragma once
 
-#include <malloc.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -13,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "shared/background_thread.h"
 #include "shared/policy_snapshot.h"
 
 namespace certguard::mosquitto_plugin {
@@ -66,11 +61,7 @@ class SnapshotReaper {
  private:
   void Run() {
     // Freeing is never urgent: on a busy machine it should not take a core from the broker.
-    // (A nice value is per thread on Linux.)
-    const auto tid = static_cast<id_t>(::gettid());
-    errno = 0;
-    const int nice = ::getpriority(PRIO_PROCESS, tid);
-    if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(nice + 10, 19));
+    LowerThisThreadsPriority(10);
     std::unique_lock lock(mutex_);
     while (true) {
       wakeup_.wait(lock, [this] { return stop_ || !doomed_.empty(); });
@@ -78,11 +69,9 @@ class SnapshotReaper {
       doomed_.clear();
       lock.unlock();
       batch.clear();  // the snapshots are freed here, off the broker's thread
-#if defined(__GLIBC__)
       // ...and their memory goes back to the system, or the broker's RSS keeps the largest
       // policy it ever held (the watcher does the same after each load).
-      ::malloc_trim(0);
-#endif
+      ReturnFreedMemoryToTheSystem();
       lock.lock();
       if (stop_ && doomed_.empty()) return;
     }

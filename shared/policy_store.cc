@@ -1,11 +1,8 @@
 #include "shared/policy_store.h"
 
-#include <malloc.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+
+#include "shared/background_thread.h"
 
 namespace certguard {
 namespace {
@@ -16,24 +13,6 @@ namespace {
 // 100,000-device policy and a 1,000,000-serial CRL, 19 ms with the watcher 10 steps lower;
 // bench/reload_stall_bench). Only on a saturated machine does a reload then take longer.
 constexpr int kWatcherNiceIncrement = 10;
-
-// On Linux a nice value belongs to one thread, not to the whole process.
-void LowerThisThreadsPriority(int increment) {
-  const auto tid = static_cast<id_t>(::gettid());
-  errno = 0;
-  const int current = ::getpriority(PRIO_PROCESS, tid);
-  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(current + increment, 19));
-}
-
-// A load's temporaries (yaml-cpp's node tree above all, several times the size of the compiled
-// policy) are freed when it ends, but glibc keeps freed memory in its arenas: without this a
-// broker that loaded a 100,000-device policy (150 MB compiled) kept over 900 MB of RSS for good
-// (bench/memory_bench). Runs on the thread that loaded, never on a broker's thread.
-void ReturnFreedMemoryToTheSystem() {
-#if defined(__GLIBC__)
-  ::malloc_trim(0);
-#endif
-}
 
 // The stamps of the same files as they are now.
 std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
