@@ -205,14 +205,7 @@ int main(int argc, char** argv) {
   no_auth.use_identity_as_username = true;
   BrokerOptions acl_file = no_auth;
   acl_file.global_lines = {
-      "acl_file " +
-      pki.temp().Write("acl_file", "user " + std::string(kPublisher) +
-                                       "\ntopic deny $SYS/#\ntopic write sensors/" + kPublisher +
-                                       "/telemetry\ntopic write devices/" + kPublisher +
-                                       "/status\ntopic read devices/" + kPublisher +
-                                       "/commands/#\n\nuser " + kSubscriber +
-                                       "\ntopic deny $SYS/#\ntopic read sensors/+/telemetry\n"
-                                       "topic read devices/+/status\n")};
+      "acl_file " + pki.temp().Write("acl_file", AclFileEquivalent(kPublisher, kSubscriber))};
 
   // --- messages ---------------------------------------------------------------------------
   std::vector<MessageConfig> message_configs;

@@ -43,21 +43,6 @@ const char* const kSubscriber = "dashboard-1";
 const char* const kTopic = "sensors/sensor-50000/telemetry";
 const char* const kFilter = "sensors/+/telemetry";
 
-// The example policy's rights for the two clients, in acl_file terms. acl_file cannot select
-// users by a glob (`sensor-*`) or a subject attribute, nor substitute into `topic` lines, so the
-// group rules become one `user` block per device that exists, with the device's id written in;
-// the `for: all` deny becomes a `topic deny` in each block (acl_file puts deny lines first).
-// SUBSCRIBE is never checked by acl_file (only deliveries are), so subscribe rules become `read`.
-// The operators group has no member here and is left out.
-std::string AclFileEquivalent() {
-  return std::string("# the example policy's rights for the clients that connect\n") + "user " +
-         kPublisher + "\n" + "topic deny $SYS/#\n" + "topic write sensors/" + kPublisher +
-         "/telemetry\n" + "topic write devices/" + kPublisher + "/status\n" +
-         "topic read devices/" + kPublisher + "/commands/#\n" + "\nuser " + kSubscriber + "\n" +
-         "topic deny $SYS/#\n" + "topic read sensors/+/telemetry\n" +
-         "topic read devices/+/status\n";
-}
-
 // The same rights for the dynamic security plugin (2.0.11): one role per client with literal
 // topics (dynsec substitutes no %u/%c, has no glob membership and no subject attributes), the
 // `$SYS` denies at a higher priority than the allows (dynsec takes the first match by priority,
@@ -211,7 +196,8 @@ int main(int argc, char** argv) {
 
     BrokerOptions d = TlsBrokerOptions(pki);
     d.use_identity_as_username = true;
-    d.global_lines = {"acl_file " + pki.temp().Write("acl_file", AclFileEquivalent())};
+    d.global_lines = {"acl_file " +
+                      pki.temp().Write("acl_file", AclFileEquivalent(kPublisher, kSubscriber))};
     configs[3].key = "d";
     configs[3].name = "d acl_file, equivalent rules";
     configs[3].broker = std::make_unique<MosquittoBroker>(d);

@@ -31,7 +31,6 @@ namespace {
 using namespace certguard::bench;
 using certguard::testing::MosquittoBroker;
 using certguard::testing::MqttClient;
-using certguard::testing::MqttClientOptions;
 
 constexpr int kFleetDevices = 100'000;
 constexpr int kCrlSerials = 1'000'000;
@@ -241,15 +240,8 @@ int main(int argc, char** argv) {
     const std::string log = broker.Log();
     Fail(failed + "\nbroker log (end):\n" + log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
   }
-  MqttClientOptions pub_options;
-  pub_options.port = broker.port();
-  pub_options.client_id = pub.id;
-  pub_options.ca_file = pki.ca_path();
-  pub_options.cert_file = pub.cert_path;
-  pub_options.key_file = pub.key_path;
-  pub_options.record_messages = false;
-  pub_options.capture_library_log = false;
-  MqttClient publisher(pub_options);
+  MqttClient publisher(
+      BenchClientOptions(pub, broker.port(), pki, std::chrono::milliseconds(5000)));
   if (publisher.Connect() != 0) Fail("publisher: " + publisher.LastError());
   TlsClientContext tls(pki.ca_path());
   IdleConnections idle_connections;

@@ -207,6 +207,19 @@ std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::
   return dir.Write(subdir + "/policy.yaml", policy);
 }
 
+// acl_file cannot select users by a glob (`sensor-*`) or a subject attribute, nor substitute into
+// `topic` lines, so the group rules become one `user` block per device that exists, with the
+// device's id written in; the `for: all` deny becomes a `topic deny` in each block (acl_file puts
+// deny lines first). SUBSCRIBE is never checked by acl_file (only deliveries are), so subscribe
+// rules become `read`. The operators group has no member here and is left out.
+std::string AclFileEquivalent(const std::string& publisher, const std::string& subscriber) {
+  return "# the example policy's rights for the clients that connect\nuser " + publisher +
+         "\ntopic deny $SYS/#\ntopic write sensors/" + publisher +
+         "/telemetry\ntopic write devices/" + publisher + "/status\ntopic read devices/" +
+         publisher + "/commands/#\n\nuser " + subscriber +
+         "\ntopic deny $SYS/#\ntopic read sensors/+/telemetry\ntopic read devices/+/status\n";
+}
+
 testing::BrokerOptions TlsBrokerOptions(const BenchPki& pki) {
   testing::BrokerOptions options;
   options.ca_file = pki.ca_path();

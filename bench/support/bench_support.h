@@ -93,6 +93,10 @@ std::vector<std::string> RevokedSerials(int count, int salt = 0);
 std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::string& policy,
                            const std::vector<std::string>& crl_serials);
 
+// The example policy's rights for a sensor `publisher` and a dashboard `subscriber`, as Mosquitto's
+// acl_file expresses them.
+std::string AclFileEquivalent(const std::string& publisher, const std::string& subscriber);
+
 // A TLS listener on 127.0.0.1 requiring client certificates, without debug logging.
 testing::BrokerOptions TlsBrokerOptions(const BenchPki& pki);
 // The same with certguard loaded with `policy_path` (no use_identity_as_username).
