@@ -283,11 +283,13 @@ Result<std::vector<ParsedRdn>> ParseDn(std::string_view dn) {
   while (true) {
     ParsedAttribute attribute;
     // attributeType: a keyword or a dotted OID. Spaces around it are tolerated (RFC 2253
-    // writers emit "CN=a, O=b").
+    // writers emit "CN=a, O=b"). '_' and '/' are not RFC 4514 but occur in OpenSSL's short names
+    // (`ad_timestamping`), which subject_dn is written with: without them a subject_dn would not
+    // read back as the subject it came from.
     while (pos < n && dn[pos] == ' ') ++pos;
     const size_t type_start = pos;
     while (pos < n && (std::isalnum(static_cast<unsigned char>(dn[pos])) || dn[pos] == '-' ||
-                       dn[pos] == '.')) {
+                       dn[pos] == '.' || dn[pos] == '_' || dn[pos] == '/')) {
       ++pos;
     }
     attribute.type = std::string(dn.substr(type_start, pos - type_start));

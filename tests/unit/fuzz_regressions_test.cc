@@ -183,5 +183,34 @@ TEST(FuzzRegressions, UniqueIdentifierIsNotReadAsUserId) {
   EXPECT_EQ(upper.value().subject_dn, "CN=dev-1,UID=tom,emailAddress=a@b");
 }
 
+// fuzz_subject_strings (CI, 142,261 executions in): an attribute type given as a numeric OID that
+// OpenSSL knows by a short name with '_' in it (1.3.6.1.5.5.7.48.3, `ad_timestamping`) was
+// accepted, but the subject_dn written for it did not parse back ("expected '=' after attribute
+// type 'ad'"). The DN reader now takes '_' and '/', the two characters OpenSSL's short names use
+// beyond RFC 4514's; names OpenSSL does not know are still refused.
+TEST(FuzzRegressions, ShortNameWithUnderscoreReadsBack) {
+  testing::TestCa ca;
+  testing::LeafSpec spec;
+  spec.subject = {{"1.3.6.1.5.5.7.48.3", "x"}, {"CN", "dev-1"}};
+  const auto cert = CertificateInfo::FromDer(ca.Issue(spec).cert_der);
+  ASSERT_TRUE(cert.ok()) << cert.error().message;
+  ASSERT_EQ(cert.value().subject_dn, "CN=dev-1,ad_timestamping=x");
+
+  // EMQX writes a type it has no keyword for as its OID; the policy author copies subject_dn.
+  for (const char* dn : {"CN=dev-1,1.3.6.1.5.5.7.48.3=x", "CN=dev-1,ad_timestamping=x"}) {
+    SCOPED_TRACE(dn);
+    const auto emqx = CertificateInfo::FromSubjectStrings("dev-1", dn);
+    ASSERT_TRUE(emqx.ok()) << emqx.error().message;
+    EXPECT_EQ(emqx.value().subject, cert.value().subject);
+    EXPECT_EQ(emqx.value().subject_dn, cert.value().subject_dn);
+  }
+  for (const char* dn : {"CN=dev-1,no_such_name=x", "CN=dev-1,a/b=x"}) {
+    const auto refused = CertificateInfo::FromSubjectStrings("dev-1", dn);
+    ASSERT_FALSE(refused.ok()) << dn;
+    EXPECT_NE(refused.error().message.find("unknown attribute type"), std::string::npos)
+        << refused.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace certguard
