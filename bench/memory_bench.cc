@@ -143,6 +143,10 @@ int main(int argc, char** argv) {
       state.not_before = info->not_before;
       state.valid_until = info->not_after;
       state.session = std::move(session);
+      // A distinct address per client stands in for the broker's connection, which the registry
+      // indexes (its entries count here too).
+      state.connection =
+          reinterpret_cast<const struct mosquitto*>(&identities[static_cast<size_t>(i)]);
       registry.Put(id, std::move(state));
     }
     heap_per_client = static_cast<double>(HeapInUse() - before) / clients;

@@ -8,6 +8,7 @@
 
 #include "shared/certificate_info.h"
 #include "shared/policy_snapshot.h"
+#include "shared/same_bytes.h"
 
 struct mosquitto;
 
@@ -15,7 +16,9 @@ namespace certguard::mosquitto_plugin {
 
 // What the plugin remembers about one client id between BASIC_AUTH and the end of its session.
 struct ClientState {
-  const struct mosquitto* connection = nullptr;  // null while a durable session is offline
+  // Null while a durable session is offline. Set through ClientRegistry (Put, Detach), which
+  // indexes states by it.
+  const struct mosquitto* connection = nullptr;
   // The certificate the client connected with. While it is connected the broker's TLS session
   // holds this same object, so keeping it costs nothing. What certguard reads from it (a
   // CertificateInfo) is derived again when needed, on a rebind and when time may have changed a
@@ -35,6 +38,12 @@ struct ClientState {
 
 // Client states by MQTT client id. Keyed by id rather than by connection, because a durable
 // session outlives its connection and a reconnect takes the session over with a new one.
+//
+// Every ACL check looks its client up: hashing the id string was an eighth of certguard's cost
+// per check (bench/broker_instructions_bench). So a connected state is also indexed by its
+// connection, whose hash is the pointer itself. The id is still compared on that path: the
+// broker may reuse a freed connection's address for another client, and a state found by
+// address alone could then lend one client another's rights.
 class ClientRegistry {
  public:
   struct Hash {
@@ -47,17 +56,57 @@ class ClientRegistry {
     auto it = clients_.find(client_id);
     return it == clients_.end() ? nullptr : &it->second;
   }
+  // The state of `client_id`, found through `connection` when that is its current connection.
+  ClientState* Find(const struct mosquitto* connection, std::string_view client_id) {
+    if (auto it = by_connection_.find(connection); it != by_connection_.end()) {
+      if (SameBytes(it->second->first, client_id)) return &it->second->second;
+    }
+    return Find(client_id);
+  }
+  // Replaces whatever `client_id` had (a takeover's old connection included).
   ClientState& Put(std::string_view client_id, ClientState state) {
-    return clients_.insert_or_assign(std::string(client_id), std::move(state)).first->second;
+    auto it = clients_.find(client_id);
+    if (it == clients_.end()) {
+      it = clients_.emplace(std::string(client_id), ClientState()).first;
+    } else {
+      Unindex(*it);
+    }
+    it->second = std::move(state);
+    if (it->second.connection != nullptr) by_connection_[it->second.connection] = &*it;
+    return it->second;
+  }
+  // The state's connection ended; the state stays (a durable session, or a Will to check).
+  void Detach(ClientState& state) {
+    if (state.connection == nullptr) return;
+    if (auto it = by_connection_.find(state.connection);
+        it != by_connection_.end() && &it->second->second == &state) {
+      by_connection_.erase(it);
+    }
+    state.connection = nullptr;
   }
   void Erase(std::string_view client_id) {
-    if (auto it = clients_.find(client_id); it != clients_.end()) clients_.erase(it);
+    if (auto it = clients_.find(client_id); it != clients_.end()) {
+      Unindex(*it);
+      clients_.erase(it);
+    }
   }
-  Map& all() { return clients_; }
+  const Map& all() const { return clients_; }
   size_t size() const { return clients_.size(); }
 
  private:
+  void Unindex(Map::value_type& entry) {
+    if (entry.second.connection == nullptr) return;
+    // Only if the index still names this state: another may have taken over the address.
+    if (auto it = by_connection_.find(entry.second.connection);
+        it != by_connection_.end() && it->second == &entry) {
+      by_connection_.erase(it);
+    }
+  }
+
   Map clients_;
+  // Connected states by connection; map nodes do not move, so the entries stay valid until their
+  // state is erased (which unindexes it).
+  std::unordered_map<const struct mosquitto*, Map::value_type*> by_connection_;
 };
 
 }  // namespace certguard::mosquitto_plugin

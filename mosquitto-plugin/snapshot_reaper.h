@@ -40,7 +40,12 @@ class SnapshotReaper {
   // thread. A snapshot the store has replaced can be reached only through existing references,
   // so once this holds the last one the count cannot rise again.
   void Collect() {
-    if (retired_.empty()) return;
+    if (!retired_.empty()) CollectRetired();
+  }
+
+ private:
+  // Out of Collect, which the broker calls once per pass of its loop: the test stays inline.
+  void CollectRetired() {
     std::vector<std::shared_ptr<const PolicySnapshot>> unused;
     for (auto it = retired_.begin(); it != retired_.end();) {
       if (it->use_count() == 1) {
@@ -58,7 +63,6 @@ class SnapshotReaper {
     wakeup_.notify_one();
   }
 
- private:
   void Run() {
     // Freeing is never urgent: on a busy machine it should not take a core from the broker.
     LowerThisThreadsPriority(10);
