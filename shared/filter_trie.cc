@@ -107,8 +107,20 @@ void FilterTrie::Freeze() {
     std::sort(node.literals.begin(), node.literals.end());
     node.literals.shrink_to_fit();
     node.templates.shrink_to_fit();
+    node.literals_only =
+        node.templates.empty() && node.single_wildcard == kNoNode && node.multi_wildcard == kNoRule;
   }
   nodes_.shrink_to_fit();
+  const Node& root = nodes_.front();
+  root_first_bytes_ = ~uint64_t{0};
+  if (root.templates.empty() && root.single_wildcard == kNoNode && !HasRule(root)) {
+    root_first_bytes_ = 0;
+    for (const auto& [level, child] : root.literals) {
+      // A topic whose first level is empty starts with the '/' that ends it.
+      const auto first = static_cast<unsigned char>(level.empty() ? '/' : level.front());
+      root_first_bytes_ |= uint64_t{1} << (first & 63);
+    }
+  }
   frozen_ = true;
 }
 
@@ -127,13 +139,6 @@ FilterTrie::RuleIndex FilterTrie::FindMatchingTopic(std::string_view topic,
   return FindMatchingTopic(levels, values);
 }
 
-FilterTrie::RuleIndex FilterTrie::FindMatchingTopic(const TopicLevels& topic,
-                                                    const PlaceholderValues& values) const {
-  assert(frozen_);
-  if (topic.size() == 0) return kNoRule;  // a topic that did not split
-  return MatchTopic(0, topic, 0, values);
-}
-
 FilterTrie::RuleIndex FilterTrie::FindContainingFilter(std::string_view filter,
                                                        const PlaceholderValues& values) const {
   assert(frozen_);
@@ -147,29 +152,45 @@ FilterTrie::RuleIndex FilterTrie::FindOverlappingFilter(std::string_view filter,
 }
 
 // The recursion depth is bounded by the trie's depth (the longest policy filter), not by the
-// topic: a walk stops where the trie has no edge for the next level.
+// topic: a walk stops where the trie has no edge for the next level. Alternatives are tried in
+// a fixed order (literal, templates, then '+'); only one that has another after it needs a
+// frame of its own to come back to. The last goes on in this loop, which on the common path
+// (one literal or one placeholder edge per level) is the whole walk.
 FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& topic, size_t level,
                                              const PlaceholderValues& values) const {
-  const Node& node = nodes_[index];
-  if (level == topic.size()) {
-    // `a/#` also matches `a`.
-    return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
-  }
-  const std::string_view text = topic[level];
-  const bool dollar = level == 0 && !text.empty() && text.front() == '$';
-  if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
-  if (const uint32_t child = LiteralChild(node, text); child != kNoNode) {
-    if (RuleIndex r = MatchTopic(child, topic, level + 1, values); r != kNoRule) return r;
-  }
-  for (const TemplateEdge& edge : node.templates) {
-    if (edge.pattern.MatchesLevel(text, values)) {
-      if (RuleIndex r = MatchTopic(edge.child, topic, level + 1, values); r != kNoRule) return r;
+  while (true) {
+    const Node& node = nodes_[index];
+    if (level == topic.size()) {
+      // `a/#` also matches `a`.
+      return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
     }
+    const std::string_view text = topic[level];
+    if (node.literals_only) {
+      index = LiteralChild(node, text);
+      if (index == kNoNode) return kNoRule;
+      ++level;
+      continue;
+    }
+    const bool dollar = level == 0 && !text.empty() && text.front() == '$';
+    if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
+    uint32_t next = LiteralChild(node, text);
+    for (const TemplateEdge& edge : node.templates) {
+      if (!edge.pattern.MatchesLevel(text, values)) continue;
+      if (next != kNoNode) {
+        if (RuleIndex r = MatchTopic(next, topic, level + 1, values); r != kNoRule) return r;
+      }
+      next = edge.child;
+    }
+    if (node.single_wildcard != kNoNode && !dollar) {
+      if (next != kNoNode) {
+        if (RuleIndex r = MatchTopic(next, topic, level + 1, values); r != kNoRule) return r;
+      }
+      next = node.single_wildcard;
+    }
+    if (next == kNoNode) return kNoRule;
+    index = next;
+    ++level;
   }
-  if (node.single_wildcard != kNoNode && !dollar) {
-    return MatchTopic(node.single_wildcard, topic, level + 1, values);
-  }
-  return kNoRule;
 }
 
 FilterTrie::RuleIndex FilterTrie::MatchContaining(uint32_t index, Levels levels,

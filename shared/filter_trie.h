@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/placeholder.h"
+#include "shared/same_bytes.h"
 #include "shared/topic_levels.h"
 #include "shared/topic_template.h"
 
@@ -34,7 +35,11 @@ class FilterTrie {
   // topic name).
   RuleIndex FindMatchingTopic(std::string_view topic, const PlaceholderValues& values) const;
   // The same for a topic already split (the hot path: one split serves every trie).
-  RuleIndex FindMatchingTopic(const TopicLevels& topic, const PlaceholderValues& values) const;
+  RuleIndex FindMatchingTopic(const TopicLevels& topic, const PlaceholderValues& values) const {
+    if (topic.size() == 0) return kNoRule;  // a topic that did not split
+    if (!MayStartWith(topic.text().front())) return kNoRule;
+    return MatchTopic(0, topic, 0, values);
+  }
   // A rule whose filter contains every topic that `filter` matches, or kNoRule.
   RuleIndex FindContainingFilter(std::string_view filter, const PlaceholderValues& values) const;
   // A rule whose filter matches some topic that `filter` matches too, or kNoRule.
@@ -54,6 +59,9 @@ class FilterTrie {
     uint32_t single_wildcard = kNoNode;
     RuleIndex rule_ending_here = kNoRule;  // a filter that ends at this node
     RuleIndex multi_wildcard = kNoRule;    // a filter whose next (last) level is '#'
+    // No way on but literal edges (set by Freeze): most levels of most filters. The walk then
+    // skips the `$` rule and the other edge kinds.
+    bool literals_only = false;
   };
   static bool HasRule(const Node& node) {
     return node.rule_ending_here != kNoRule || node.multi_wildcard != kNoRule;
@@ -66,32 +74,13 @@ class FilterTrie {
     }
     return kNoNode;
   }
-  // Topic levels are short: comparing them with two overlapping loads from each side costs a
-  // fraction of a call to memcmp.
-  static bool SameBytes(std::string_view a, std::string_view b) {
-    const size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n >= 8 && n <= 16) {
-      return Load64(a.data()) == Load64(b.data()) &&
-             Load64(a.data() + n - 8) == Load64(b.data() + n - 8);
-    }
-    if (n >= 4 && n < 8) {
-      return Load32(a.data()) == Load32(b.data()) &&
-             Load32(a.data() + n - 4) == Load32(b.data() + n - 4);
-    }
-    return a == b;
-  }
-  static uint64_t Load64(const char* p) {
-    uint64_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
-  static uint32_t Load32(const char* p) {
-    uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  }
   uint32_t LiteralChildBySearch(const Node& node, std::string_view level) const;
+  // False when no topic starting with `byte` can match: most tries are reached only through a
+  // few literal first levels (`$SYS/#` in a `for: all` deny), and most topics a client sends
+  // miss most of them at the first byte.
+  bool MayStartWith(char byte) const {
+    return ((root_first_bytes_ >> (static_cast<unsigned char>(byte) & 63)) & 1) != 0;
+  }
   uint32_t AddNode();
 
   // A cursor over the levels of a topic or filter, so lookups never allocate.
@@ -104,6 +93,9 @@ class FilterTrie {
                          const PlaceholderValues& values) const;
 
   std::vector<Node> nodes_;
+  // Bit (b & 63) is set for the first byte b of each literal first level ('/' for an empty one),
+  // every bit when the root has any other way on (set by Freeze).
+  uint64_t root_first_bytes_ = ~uint64_t{0};
   bool frozen_ = false;
 };
 

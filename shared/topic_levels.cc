@@ -12,11 +12,11 @@ namespace {
 
 constexpr size_t kMaxTopicBytes = 65535;  // MQTT strings carry a 16-bit length
 
-// What one block of 16 bytes holds: bit i of `slashes` is set when byte i is '/'; `forbidden`
-// when any byte is '+', '#' or NUL.
+// What one block of 16 bytes holds: bit i of `slashes` is set when byte i is '/', bit i of
+// `forbidden` when byte i is '+', '#' or NUL.
 struct Block {
   uint32_t slashes;
-  bool forbidden;
+  uint32_t forbidden;
 };
 
 #if defined(__SSE2__)
@@ -27,7 +27,7 @@ inline Block Scan(const char* bytes) {
       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('+')), _mm_cmpeq_epi8(v, _mm_set1_epi8('#'))),
       _mm_cmpeq_epi8(v, _mm_setzero_si128()));
   return {static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')))),
-          _mm_movemask_epi8(bad) != 0};
+          static_cast<uint32_t>(_mm_movemask_epi8(bad))};
 }
 #else
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
@@ -40,19 +40,26 @@ inline uint64_t BytesEqual(uint64_t word, unsigned char byte) {
   return ~(((x & kLow7) + kLow7) | x | kLow7);
 }
 
+// One bit per byte (bit i for byte i of the block) from BytesEqual's high bits; the word's first
+// byte is its lowest.
+inline uint32_t ByteBits(uint64_t high_bits, unsigned half) {
+  uint32_t bits = 0;
+  for (; high_bits != 0; high_bits &= high_bits - 1) {
+    bits |= 1u << (8 * half + (static_cast<unsigned>(std::countr_zero(high_bits)) >> 3));
+  }
+  return bits;
+}
+
 // Elsewhere, eight bytes at a time in a 64-bit word.
 inline Block Scan(const char* bytes) {
-  Block block{0, false};
+  Block block{0, 0};
   for (unsigned half = 0; half < 2; ++half) {
     uint64_t word;
     std::memcpy(&word, bytes + 8 * half, 8);
     if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
     block.forbidden |=
-        (BytesEqual(word, '+') | BytesEqual(word, '#') | BytesEqual(word, '\0')) != 0;
-    // The word's first byte is its lowest: its high bit becomes bit 0 of the mask.
-    for (uint64_t slashes = BytesEqual(word, '/'); slashes != 0; slashes &= slashes - 1) {
-      block.slashes |= 1u << (8 * half + (static_cast<unsigned>(std::countr_zero(slashes)) >> 3));
-    }
+        ByteBits(BytesEqual(word, '+') | BytesEqual(word, '#') | BytesEqual(word, '\0'), half);
+    block.slashes |= ByteBits(BytesEqual(word, '/'), half);
   }
   return block;
 }
@@ -60,32 +67,48 @@ inline Block Scan(const char* bytes) {
 
 }  // namespace
 
+// Out of line: it allocates, and deep topics are rare.
+void TopicLevels::AddDeepEnd(uint32_t end) {
+  if (starts_ == inline_starts_) {
+    more_starts_.assign(inline_starts_, inline_starts_ + kInlineLevels + 1);
+  }
+  more_starts_.push_back(end + 1);
+  starts_ = more_starts_.data();
+}
+
 bool TopicLevels::Split(std::string_view topic) {
   topic_ = topic;
-  count_ = 0;
-  more_ends_.clear();
+  Reset();
   if (topic.empty() || topic.size() > kMaxTopicBytes) return false;
   const char* const data = topic.data();
   const size_t size = topic.size();
-  for (size_t at = 0; at < size; at += 16) {
+  for (size_t at = 0; at < size;) {
+    // Block by block; the last may overlap the one before, and skips the bytes that one took.
+    size_t base = at;
+    unsigned first = 0;
     Block block;
     if (size - at >= 16) {
       block = Scan(data + at);
+    } else if (size >= 16) {
+      base = size - 16;
+      first = static_cast<unsigned>(at - base);
+      block = Scan(data + base);
     } else {
-      // The tail, padded with 'a' (neither a separator nor forbidden).
-      char tail[16];
-      std::memset(tail, 'a', sizeof tail);
-      std::memcpy(tail, data + at, size - at);
-      block = Scan(tail);
+      // A short topic, padded with 'a' (neither a separator nor forbidden).
+      char padded[16];
+      std::memset(padded, 'a', sizeof padded);
+      std::memcpy(padded, data, size);
+      block = Scan(padded);
     }
-    if (block.forbidden) {
-      count_ = 0;
-      more_ends_.clear();
+    const uint32_t keep = ~0u << first;
+    if ((block.forbidden & keep) != 0) {
+      Reset();
       return false;
     }
-    for (uint32_t slashes = block.slashes; slashes != 0; slashes &= slashes - 1) {
-      AddEnd(static_cast<uint32_t>(at + static_cast<unsigned>(std::countr_zero(slashes))));
+    for (uint32_t slashes = block.slashes & keep; slashes != 0; slashes &= slashes - 1) {
+      AddEnd(static_cast<uint32_t>(base + static_cast<unsigned>(std::countr_zero(slashes))));
     }
+    at = base + 16;
   }
   AddEnd(static_cast<uint32_t>(size));
   return true;

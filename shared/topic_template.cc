@@ -1,5 +1,6 @@
 #include "shared/topic_template.h"
 
+#include "shared/same_bytes.h"
 #include "shared/topic_filter.h"
 
 namespace certguard {
@@ -16,6 +17,11 @@ constexpr PlaceholderSpelling kPlaceholders[] = {
 
 bool TopicLevelPattern::MatchesLevel(std::string_view level,
                                      const PlaceholderValues& values) const {
+  // The usual template level is one placeholder (`{id}`): one comparison.
+  if (segments_.size() == 1 && segments_.front().is_placeholder) {
+    const std::string_view value = values.Get(segments_.front().placeholder);
+    return !value.empty() && SameBytes(value, level);
+  }
   size_t pos = 0;
   for (const Segment& segment : segments_) {
     const std::string_view piece = segment.is_placeholder ? values.Get(segment.placeholder)
