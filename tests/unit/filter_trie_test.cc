@@ -22,6 +22,25 @@ FilterTrie TrieOf(const std::vector<std::string>& filters) {
   return trie;
 }
 
+// A trie whose first level is literal only refuses a topic on its first byte. The byte is
+// hashed into 64 bits: bytes that share a bit ('$' and 'd') must still be told apart by the walk,
+// an empty first level is a topic starting with '/', and any other way on at the root turns the
+// shortcut off.
+TEST(FilterTrieTest, FirstByteShortcutNeverDecidesAMatch) {
+  const FilterTrie sys = TrieOf({"$SYS/#", "/lead/+"});
+  EXPECT_EQ(sys.FindMatchingTopic("$SYS/broker/load", kValues), 0u);
+  EXPECT_EQ(sys.FindMatchingTopic("dSYS/broker/load", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(sys.FindMatchingTopic("sensors/dev-1", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(sys.FindMatchingTopic("/lead/x", kValues), 1u);
+  EXPECT_EQ(sys.FindMatchingTopic("lead/x", kValues), FilterTrie::kNoRule);
+
+  EXPECT_EQ(TrieOf({"{id}/x"}).FindMatchingTopic("dev-1/x", kValues), 0u);
+  EXPECT_EQ(TrieOf({"a/b", "+/c"}).FindMatchingTopic("z/c", kValues), 1u);
+  EXPECT_EQ(TrieOf({"a/b", "#"}).FindMatchingTopic("z/c", kValues), 1u);
+  // The `$` rule still holds where the shortcut is off.
+  EXPECT_EQ(TrieOf({"a/b", "+/c"}).FindMatchingTopic("$z/c", kValues), FilterTrie::kNoRule);
+}
+
 // Literal levels are compared in overlapping word loads: a level that differs from the rule's in
 // any one byte, at any length, must not match.
 TEST(FilterTrieTest, LiteralLevelMatchesOnlyItselfAtEveryLengthAndPosition) {
