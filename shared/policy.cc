@@ -52,9 +52,11 @@ namespace {
 using RuleIndex = FilterTrie::RuleIndex;
 
 // Runs `lookup` over the trie of `kind` in every applicable set; the first rule found wins.
+// Always inlined: it runs twice per decision, and a call of its own cost a fifth as much as the
+// trie walk it wraps (broker_instructions_bench).
 template <typename Lookup>
-RuleIndex FindInSets(const std::vector<const PermissionSet*>& sets, PermissionSet::Kind kind,
-                     Lookup lookup) {
+[[gnu::always_inline]] inline RuleIndex FindInSets(const std::vector<const PermissionSet*>& sets,
+                                                   PermissionSet::Kind kind, Lookup lookup) {
   for (const PermissionSet* set : sets) {
     if (const FilterTrie* trie = set->trie(kind)) {
       if (RuleIndex r = lookup(*trie); r != FilterTrie::kNoRule) return r;

@@ -15,13 +15,8 @@ constexpr PlaceholderSpelling kPlaceholders[] = {
 
 }  // namespace
 
-bool TopicLevelPattern::MatchesLevel(std::string_view level,
-                                     const PlaceholderValues& values) const {
-  // The usual template level is one placeholder (`{id}`): one comparison.
-  if (segments_.size() == 1 && segments_.front().is_placeholder) {
-    const std::string_view value = values.Get(segments_.front().placeholder);
-    return !value.empty() && SameBytes(value, level);
-  }
+bool TopicLevelPattern::MatchesSegments(std::string_view level,
+                                        const PlaceholderValues& values) const {
   size_t pos = 0;
   for (const Segment& segment : segments_) {
     const std::string_view piece = segment.is_placeholder ? values.Get(segment.placeholder)
@@ -64,6 +59,7 @@ Result<TopicPattern> TopicPattern::Parse(std::string_view text, ParseError* wher
       level.text_ = std::string(raw);
       if (level.placeholders_ != 0) {
         level.kind_ = TopicLevelPattern::Kind::kTemplate;
+        if (level.segments_.size() == 1) level.sole_placeholder_ = level.segments_[0].placeholder;
       } else if (raw == "+") {
         level.kind_ = TopicLevelPattern::Kind::kSingleWildcard;
       } else if (raw == "#") {

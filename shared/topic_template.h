@@ -1,11 +1,13 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "shared/placeholder.h"
 #include "shared/result.h"
+#include "shared/same_bytes.h"
 
 namespace certguard {
 
@@ -29,7 +31,14 @@ class TopicLevelPattern {
 
   // For kTemplate: whether `level` equals this pattern with `values` substituted. Does not
   // allocate. Callers make sure the values are substitutable (WhyNotSubstitutable).
-  bool MatchesLevel(std::string_view level, const PlaceholderValues& values) const;
+  bool MatchesLevel(std::string_view level, const PlaceholderValues& values) const {
+    // The usual template level is one placeholder (`{id}`): one comparison, inline.
+    if (sole_placeholder_) {
+      const std::string_view value = values.Get(*sole_placeholder_);
+      return !value.empty() && SameBytes(value, level);
+    }
+    return MatchesSegments(level, values);
+  }
   // For kTemplate: whether the substituted level starts with '$' (the `$`-topic rule).
   bool StartsWithDollar(const PlaceholderValues& values) const;
 
@@ -38,11 +47,14 @@ class TopicLevelPattern {
   }
 
  private:
+  bool MatchesSegments(std::string_view level, const PlaceholderValues& values) const;
+
   friend class TopicPattern;
   Kind kind_ = Kind::kLiteral;
   std::string text_;
   std::vector<Segment> segments_;
   PlaceholderMask placeholders_ = 0;
+  std::optional<Placeholder> sole_placeholder_;  // the level is this placeholder and nothing else
 };
 
 // A topic filter as written in a policy rule, e.g. `sensors/{id}/telemetry` or
@@ -65,6 +77,7 @@ class TopicPattern {
   std::string text_;
   std::vector<TopicLevelPattern> levels_;
   PlaceholderMask placeholders_ = 0;
+  std::optional<Placeholder> sole_placeholder_;  // the level is this placeholder and nothing else
 };
 
 }  // namespace certguard
