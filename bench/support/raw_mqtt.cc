@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/mqtt_packets.h"
+
 namespace certguard::bench {
 namespace {
 
@@ -29,28 +31,6 @@ std::string OpenSslError(const std::string& what) {
 std::shared_ptr<BIO> MemBio(const std::string& text) {
   return std::shared_ptr<BIO>(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())),
                               BIO_free);
-}
-
-// Remaining length, MQTT variable-length encoding.
-void AppendLength(std::string& out, size_t length) {
-  do {
-    unsigned char byte = length % 128;
-    length /= 128;
-    if (length > 0) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
-  } while (length > 0);
-}
-
-std::string ConnectPacket(const std::string& client_id) {
-  std::string body;
-  body += std::string("\x00\x04MQTT\x04\x02", 8);  // protocol name, level 4, clean session
-  body += "\xff\xff";                              // keepalive 65535 s
-  body.push_back(static_cast<char>(client_id.size() >> 8));
-  body.push_back(static_cast<char>(client_id.size() & 0xff));
-  body += client_id;
-  std::string packet = "\x10";
-  AppendLength(packet, body.size());
-  return packet + body;
 }
 
 bool WriteAll(SSL* ssl, const std::string& data) {
@@ -134,7 +114,10 @@ int MqttTlsConnect(const TlsClientContext& tls, const ClientIdentity& identity, 
     return fail("SSL set-up");
   }
   if (SSL_connect(connection->ssl) != 1) return fail("TLS handshake");
-  if (!WriteAll(connection->ssl, ConnectPacket(identity.client_id()))) return fail("CONNECT");
+  testing::ConnectFields connect;
+  connect.client_id = identity.client_id();
+  connect.keepalive_seconds = 65535;
+  if (!WriteAll(connection->ssl, testing::ConnectPacket(connect))) return fail("CONNECT");
   unsigned char connack[4];
   if (!ReadExactly(connection->ssl, connack, sizeof connack)) return fail("no CONNACK");
   if (connack[0] != 0x20 || connack[1] != 0x02) return fail("not a CONNACK");

@@ -23,67 +23,18 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/plugin_fixture.h"
+#include "tests/support/mqtt_packets.h"
 
 namespace certguard::testing {
 namespace {
 
 using Strings = std::vector<std::string>;
 
-// What a raw CONNECT carries.
-struct RawConnectPacket {
-  int protocol = 4;  // 4: MQTT 3.1.1, 5: MQTT v5
-  std::string client_id;
-  std::optional<std::string> username;
-  std::optional<std::string> password;
-  std::optional<std::string> auth_method;  // v5 Authentication Method property
-};
-
 // RawConnect's answer: the CONNACK code, or kClosed when the broker closed the connection
 // without one (MQTT's answer to a malformed packet), or kFailed when the exchange went wrong
 // before the CONNECT was sent (`error` says why).
 constexpr int kClosed = -1;
 constexpr int kFailed = -2;
-
-void AppendLength(std::string& out, size_t length) {
-  do {
-    unsigned char byte = length % 128;
-    length /= 128;
-    if (length > 0) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
-  } while (length > 0);
-}
-
-void AppendString(std::string& out, const std::string& text) {
-  out.push_back(static_cast<char>(text.size() >> 8));
-  out.push_back(static_cast<char>(text.size() & 0xff));
-  out += text;
-}
-
-std::string ConnectBytes(const RawConnectPacket& p) {
-  std::string body;
-  AppendString(body, "MQTT");
-  body.push_back(static_cast<char>(p.protocol));
-  unsigned char flags = 0x02;  // clean session
-  if (p.username) flags |= 0x80;
-  if (p.password) flags |= 0x40;
-  body.push_back(static_cast<char>(flags));
-  body += std::string("\x00\x1e", 2);  // keepalive 30 s
-  if (p.protocol == 5) {
-    std::string properties;
-    if (p.auth_method) {
-      properties.push_back(0x15);  // Authentication Method
-      AppendString(properties, *p.auth_method);
-    }
-    AppendLength(body, properties.size());
-    body += properties;
-  }
-  AppendString(body, p.client_id);
-  if (p.username) AppendString(body, *p.username);
-  if (p.password) AppendString(body, *p.password);
-  std::string packet = "\x10";
-  AppendLength(packet, body.size());
-  return packet + body;
-}
 
 std::string OpenSslErrors() {
   std::string out;
@@ -97,7 +48,7 @@ std::string OpenSslErrors() {
 
 // TLS with the device's certificate, one CONNECT, then the broker's first answer.
 int RawConnect(int port, const std::string& ca_file, const Device& device,
-               const RawConnectPacket& packet, std::string* error) {
+               const ConnectFields& packet, std::string* error) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
                                                         SSL_CTX_free);
   if (!ctx || SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr) != 1 ||
@@ -134,7 +85,7 @@ int RawConnect(int port, const std::string& ca_file, const Device& device,
     *error = "TLS handshake:" + OpenSslErrors();
     return kFailed;
   }
-  const std::string bytes = ConnectBytes(packet);
+  const std::string bytes = ConnectPacket(packet);
   size_t written = 0;
   while (written < bytes.size()) {
     const int n =
@@ -314,7 +265,7 @@ TEST_P(HostileClientTest, ClientIdWithANulByteIsRefusedByTheBrokerBeforeCertguar
     auto broker = StartBroker();
     ASSERT_TRUE(broker);
     const size_t mark = broker->LogMark();
-    RawConnectPacket packet;
+    ConnectFields packet;
     packet.protocol = protocol();
     packet.client_id = std::string("sensor-1\0evil", 13);
     std::string error;
@@ -337,7 +288,7 @@ TEST_P(HostileClientTest, ClientIdWithControlCharactersCannotForgeLogLines) {
     auto broker = StartBroker();
     ASSERT_TRUE(broker);
     for (const std::string separator : {"\n", "\r", "\x1b[2K\r"}) {
-      RawConnectPacket packet;
+      ConnectFields packet;
       packet.protocol = protocol();
       packet.client_id = "sensor-1" + separator + forged;
       std::string error;
@@ -390,7 +341,7 @@ TEST_P(HostileClientTest, UsernameWithANulByteIsRefusedByTheBroker) {
   auto broker = StartBroker();
   ASSERT_TRUE(broker);
   const size_t mark = broker->LogMark();
-  RawConnectPacket packet;
+  ConnectFields packet;
   packet.protocol = protocol();
   packet.client_id = "sensor-1";
   packet.username = std::string("observer\0sensor-1", 17);
@@ -418,7 +369,7 @@ TEST_P(HostileMqtt5ClientTest, AuthenticationMethodIsRefused) {
   const Device sensor = MakeDevice("sensor-1");
   for (const std::string method : {"SCRAM-SHA-256", "certguard", ""}) {
     const size_t mark = broker->LogMark();
-    RawConnectPacket packet;
+    ConnectFields packet;
     packet.protocol = 5;
     packet.client_id = "sensor-1";
     packet.auth_method = method;
@@ -431,7 +382,7 @@ TEST_P(HostileMqtt5ClientTest, AuthenticationMethodIsRefused) {
         << LogSince(*broker, mark);
   }
   // The same device without a method is fine.
-  RawConnectPacket plain;
+  ConnectFields plain;
   plain.protocol = 5;
   plain.client_id = "sensor-1";
   std::string error;

@@ -7,33 +7,14 @@
 
 #include <cstring>
 
+#include "tests/support/mqtt_packets.h"
+
 namespace certguard::soak {
 namespace {
 
-void AppendLength(std::string& out, size_t length) {
-  do {
-    unsigned char byte = length % 128;
-    length /= 128;
-    if (length > 0) byte |= 0x80;
-    out.push_back(static_cast<char>(byte));
-  } while (length > 0);
-}
-
-void AppendU16(std::string& out, uint16_t value) {
-  out.push_back(static_cast<char>(value >> 8));
-  out.push_back(static_cast<char>(value & 0xff));
-}
-
-void AppendString(std::string& out, std::string_view text) {
-  AppendU16(out, static_cast<uint16_t>(text.size()));
-  out.append(text);
-}
-
-std::string Framed(uint8_t first_byte, const std::string& body) {
-  std::string packet(1, static_cast<char>(first_byte));
-  AppendLength(packet, body.size());
-  return packet + body;
-}
+using testing::AppendString;
+using testing::AppendU16;
+using testing::Framed;
 
 uint16_t U16At(std::string_view bytes, size_t at) {
   return static_cast<uint16_t>((static_cast<unsigned char>(bytes[at]) << 8) |
