@@ -147,46 +147,16 @@ TEST(ExhookSoakTest, SixtyFourEmqxConnectionsUnderPolicyRewritesSeeNoErrorsNoWro
     });
   }
 
-  std::atomic<bool> rewriting{true};
-  std::atomic<int> rewrites{0};
-  std::thread rewriter([&] {
-    int step = 0;
-    auto next = Clock::now();
-    while (rewriting.load()) {
-      next += kRewriteInterval;
-      std::this_thread::sleep_until(next);
-      const int phase = step % 3;
-      WriteAtomically(dir, "policy.yaml",
-                      phase == 0   ? PolicyB()
-                      : phase == 1 ? InvalidPolicy(step / 3)
-                                   : PolicyA());
-      ++step;
-      rewrites.fetch_add(1);
-    }
+  PolicyRewriter rewriter(kRewriteInterval, [&](const std::string& text) {
+    WriteAtomically(dir, "policy.yaml", text);
   });
-
-  const auto warm_up = std::chrono::seconds(std::max(5, seconds / 4));
-  const auto end = start + std::chrono::seconds(seconds);
-  long rss_after_warm_up = 0, rss_peak = 0;
-  bool server_ran = true;
-  for (auto now = Clock::now(); now < end; now = Clock::now()) {
-    std::this_thread::sleep_until(std::min(end, now + std::chrono::seconds(1)));
-    if (!server.IsRunning()) {
-      server_ran = false;
-      break;
-    }
-    const long rss = RssKib(server.pid());
-    rss_peak = std::max(rss_peak, rss);
-    if (rss_after_warm_up == 0 && Clock::now() >= start + warm_up) rss_after_warm_up = rss;
-  }
-  const long rss_at_end = RssKib(server.pid());
-  rewriting = false;
-  rewriter.join();
+  const RssWatch rss = WatchRss(server, start, seconds);
+  rewriter.Stop();
   running = false;
   for (std::thread& client : clients) client.join();
   const double run_seconds = SecondsBetween(start, Clock::now());
 
-  EXPECT_TRUE(server_ran) << server.Output();
+  EXPECT_TRUE(rss.ran) << server.Output();
   EXPECT_EQ(tally.failed_rpcs.load(), 0u);
   EXPECT_TRUE(tally.violations.empty())
       << tally.violations.size() << " violations, first: " << tally.violations.front();
@@ -200,16 +170,16 @@ TEST(ExhookSoakTest, SixtyFourEmqxConnectionsUnderPolicyRewritesSeeNoErrorsNoWro
   const size_t rejected = CountOf(output, "policy change rejected");
   EXPECT_GT(reloads, 0u);
   EXPECT_GT(rejected, 0u);
-  const double growth = rss_after_warm_up > 0 ? static_cast<double>(rss_at_end) /
-                                                    static_cast<double>(rss_after_warm_up)
+  const double growth = rss.after_warm_up > 0 ? static_cast<double>(rss.at_end) /
+                                                    static_cast<double>(rss.after_warm_up)
                                               : 0;
-  EXPECT_GT(rss_after_warm_up, 0);
-  EXPECT_LE(growth, kMaxRssGrowth) << "server RSS grew from " << rss_after_warm_up << " KiB to "
-                                   << rss_at_end << " KiB after warm-up";
+  EXPECT_GT(rss.after_warm_up, 0);
+  EXPECT_LE(growth, kMaxRssGrowth) << "server RSS grew from " << rss.after_warm_up << " KiB to "
+                                   << rss.at_end << " KiB after warm-up";
 
   Figure("run_s", run_seconds);
   Figure("devices", kClients * kDevicesPerClient);
-  Figure("policy_rewrites", rewrites.load());
+  Figure("policy_rewrites", rewriter.rewrites());
   Figure("policy_reloads_applied", reloads);
   Figure("policy_rewrites_rejected", rejected);
   Figure("rpcs", tally.rpcs.load());
@@ -221,9 +191,9 @@ TEST(ExhookSoakTest, SixtyFourEmqxConnectionsUnderPolicyRewritesSeeNoErrorsNoWro
   Figure("b_only_allowed", std::to_string(tally.single_allowed[kB].load()) + "/" +
                                std::to_string(tally.single_asked[kB].load()));
   Figure("violations", tally.violations.size());
-  Figure("server_rss_kib_after_warm_up", rss_after_warm_up);
-  Figure("server_rss_kib_at_end", rss_at_end);
-  Figure("server_rss_kib_peak", rss_peak);
+  Figure("server_rss_kib_after_warm_up", rss.after_warm_up);
+  Figure("server_rss_kib_at_end", rss.at_end);
+  Figure("server_rss_kib_peak", rss.peak);
   Figure("server_rss_growth_after_warm_up_pct", (growth - 1) * 100);
   Figure("load_average_after", LoadAverage());
   EXPECT_EQ(server.Stop(), 0) << output.substr(0, 4000);

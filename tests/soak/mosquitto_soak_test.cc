@@ -554,42 +554,11 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   }
   for (EventLoop& loop : loops) loop.Start();
 
-  // The rewriter: B, invalid, A, B, invalid, ... every 100 ms.
-  std::atomic<bool> rewriting{true};
-  std::atomic<int> rewrites{0};
-  std::thread rewriter([&] {
-    int step = 0;
-    auto next = Clock::now();
-    while (rewriting.load()) {
-      next += kRewriteInterval;
-      std::this_thread::sleep_until(next);
-      const int phase = step % 3;
-      WriteAtomically(dir, "policy.yaml",
-                      phase == 0   ? PolicyB()
-                      : phase == 1 ? InvalidPolicy(step / 3)
-                                   : PolicyA());
-      ++step;
-      rewrites.fetch_add(1);
-    }
+  PolicyRewriter rewriter(kRewriteInterval, [&](const std::string& text) {
+    WriteAtomically(dir, "policy.yaml", text);
   });
-
-  const auto warm_up = std::chrono::seconds(std::max(5, seconds / 4));
-  const auto end = start + std::chrono::seconds(seconds);
-  long rss_after_warm_up = 0, rss_peak = 0;
-  bool broker_ran = true;
-  for (auto now = Clock::now(); now < end; now = Clock::now()) {
-    std::this_thread::sleep_until(std::min(end, now + std::chrono::seconds(1)));
-    if (!broker.IsRunning()) {
-      broker_ran = false;
-      break;
-    }
-    const long rss = RssKib(broker.pid());
-    rss_peak = std::max(rss_peak, rss);
-    if (rss_after_warm_up == 0 && Clock::now() >= start + warm_up) rss_after_warm_up = rss;
-  }
-  const long rss_at_end = RssKib(broker.pid());
-  rewriting = false;
-  rewriter.join();
+  const RssWatch rss = WatchRss(broker, start, seconds);
+  rewriter.Stop();
   control.running = false;
   const auto stopped = Clock::now();
 
@@ -618,7 +587,7 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   for (EventLoop& loop : loops) loop.Stop();
 
   // --- Checks ----------------------------------------------------------------------------------
-  EXPECT_TRUE(broker_ran) << "the broker died\n" << broker.Log().substr(mark);
+  EXPECT_TRUE(rss.ran) << "the broker died\n" << broker.Log().substr(mark);
   EXPECT_TRUE(drained) << "publishes still unacknowledged " << kDrainTimeout.count() << " ms after "
                        << "the run";
   std::vector<std::string> lost;
@@ -690,16 +659,16 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   EXPECT_GT(rejected, 0u);
   EXPECT_EQ(log.find("certguard: disconnecting"), std::string::npos) << log.substr(0, 4000);
 
-  const double growth = rss_after_warm_up > 0 ? static_cast<double>(rss_at_end) /
-                                                    static_cast<double>(rss_after_warm_up)
+  const double growth = rss.after_warm_up > 0 ? static_cast<double>(rss.at_end) /
+                                                    static_cast<double>(rss.after_warm_up)
                                               : 0;
-  EXPECT_GT(rss_after_warm_up, 0);
-  EXPECT_LE(growth, kMaxRssGrowth) << "broker RSS grew from " << rss_after_warm_up << " KiB to "
-                                   << rss_at_end << " KiB after warm-up";
+  EXPECT_GT(rss.after_warm_up, 0);
+  EXPECT_LE(growth, kMaxRssGrowth) << "broker RSS grew from " << rss.after_warm_up << " KiB to "
+                                   << rss.at_end << " KiB after warm-up";
 
   const double run_seconds = SecondsBetween(start, stopped);
   Figure("run_s", run_seconds);
-  Figure("policy_rewrites", rewrites.load());
+  Figure("policy_rewrites", rewriter.rewrites());
   Figure("policy_reloads_applied", reloads);
   Figure("policy_rewrites_rejected", rejected);
   Figure("device_rounds_min",
@@ -725,9 +694,9 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   Figure("never_delivered", never_delivered);
   Figure("both_missing", both_missing);
   Figure("connections_lost", lost.size());
-  Figure("broker_rss_kib_after_warm_up", rss_after_warm_up);
-  Figure("broker_rss_kib_at_end", rss_at_end);
-  Figure("broker_rss_kib_peak", rss_peak);
+  Figure("broker_rss_kib_after_warm_up", rss.after_warm_up);
+  Figure("broker_rss_kib_at_end", rss.at_end);
+  Figure("broker_rss_kib_peak", rss.peak);
   Figure("broker_rss_growth_after_warm_up_pct", (growth - 1) * 100);
   Figure("load_average_after", LoadAverage());
 

@@ -1,6 +1,10 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 
 // The policies both soak tests rewrite while devices keep working. Devices (`dev-*`) publish
 // on up/{id}/KIND, read their commands on cmd/{id}/KIND and try to subscribe to sub/{id}/KIND,
@@ -88,5 +92,38 @@ inline std::string InvalidPolicy(int which) {
   }
   return text;
 }
+
+// Rewrites the policy every `interval` from construction to Stop: B, an invalid edit, A, B, ...
+// `write` puts a policy text in place (by rename, so that no reader sees half a file).
+class PolicyRewriter {
+ public:
+  PolicyRewriter(std::chrono::milliseconds interval, std::function<void(const std::string&)> write)
+      : thread_([this, interval, write = std::move(write)] {
+          int step = 0;
+          auto next = std::chrono::steady_clock::now();
+          while (running_.load()) {
+            next += interval;
+            std::this_thread::sleep_until(next);
+            const int phase = step % 3;
+            write(phase == 0 ? PolicyB() : phase == 1 ? InvalidPolicy(step / 3) : PolicyA());
+            ++step;
+            rewrites_.fetch_add(1);
+          }
+        }) {}
+  ~PolicyRewriter() { Stop(); }
+  PolicyRewriter(const PolicyRewriter&) = delete;
+  PolicyRewriter& operator=(const PolicyRewriter&) = delete;
+
+  void Stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+  int rewrites() const { return rewrites_.load(); }
+
+ private:
+  std::atomic<bool> running_{true};
+  std::atomic<int> rewrites_{0};
+  std::thread thread_;  // last: it starts once the counters exist
+};
 
 }  // namespace certguard::soak

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 // What both soak tests share: how long to run, file descriptor limits, a process's RSS, and the
 // figures they print.
@@ -72,6 +74,36 @@ void Figure(const std::string& name, const T& value) {
 using Clock = std::chrono::steady_clock;
 inline double SecondsBetween(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
+}
+
+// A server's RSS over a soak run, in KiB. The first quarter of the run (at least 5 s) warms up:
+// connections, caches and arenas reach their working size, and growth is measured after it.
+struct RssWatch {
+  bool ran = true;  // the server lived to the end of the run
+  long after_warm_up = 0;
+  long peak = 0;
+  long at_end = 0;
+};
+
+// Samples `server`'s RSS once a second until `seconds` after `start`; stops early if it dies.
+// Server: MosquittoBroker or ExhookProcess (IsRunning, pid).
+template <typename Server>
+RssWatch WatchRss(Server& server, Clock::time_point start, int seconds) {
+  RssWatch watch;
+  const auto warm_up = std::chrono::seconds(std::max(5, seconds / 4));
+  const auto end = start + std::chrono::seconds(seconds);
+  for (auto now = Clock::now(); now < end; now = Clock::now()) {
+    std::this_thread::sleep_until(std::min(end, now + std::chrono::seconds(1)));
+    if (!server.IsRunning()) {
+      watch.ran = false;
+      break;
+    }
+    const long rss = RssKib(server.pid());
+    watch.peak = std::max(watch.peak, rss);
+    if (watch.after_warm_up == 0 && Clock::now() >= start + warm_up) watch.after_warm_up = rss;
+  }
+  watch.at_end = RssKib(server.pid());
+  return watch;
 }
 
 }  // namespace certguard::soak
