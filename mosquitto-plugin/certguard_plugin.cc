@@ -21,6 +21,13 @@ constexpr int64_t kRecheckIntervalSeconds = 1;
 // The most a tick spends re-checking clients before it lets the broker deliver messages again.
 constexpr auto kSweepBudget = std::chrono::microseconds(1000);
 
+// CPU time of the calling thread: what the broker's thread spent, whatever else the machine ran.
+int64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 std::string_view ClientIdOf(const struct mosquitto* client) {
   const char* id = mosquitto_client_id(client);
   return id == nullptr ? std::string_view() : std::string_view(id);
@@ -219,6 +226,11 @@ void CertguardPlugin::OnTick() {
   // the store (two mutexes and a reference count) only when it has swapped in a snapshot, and
   // for rejected reloads once a second.
   const uint64_t generation = store_->generation();
+  // Ticks that swap a snapshot in or re-check clients for it are timed in the broker thread's CPU
+  // time: how long a reload can hold up delivery, as the log then says, free of the machine's
+  // scheduling noise (bench/reload_stall_bench reads it).
+  const bool timed = reload_cost_.active || generation != seen_generation_;
+  const int64_t tick_began = timed ? ThreadCpuNs() : 0;
   if (generation != seen_generation_ || now != store_checked_at_) {
     seen_generation_ = generation;
     store_checked_at_ = now;
@@ -237,11 +249,26 @@ void CertguardPlugin::OnTick() {
       mosquitto_log_printf(MOSQ_LOG_NOTICE,
                            "certguard: policy reloaded (generation %llu); re-checking %zu clients",
                            static_cast<unsigned long long>(store_->generation()), clients_.size());
+      reload_cost_ = {true, store_->generation(), clients_.size(), 0, 0};
       StartSweep();
     }
   }
   if (sweep_.empty() && now >= next_sweep_) StartSweep();
   if (!sweep_.empty()) ContinueSweep(now);
+  if (timed && reload_cost_.active) {
+    const int64_t spent = ThreadCpuNs() - tick_began;
+    reload_cost_.busy_ns += spent;
+    reload_cost_.longest_tick_ns = std::max(reload_cost_.longest_tick_ns, spent);
+    if (sweep_.empty()) {
+      reload_cost_.active = false;
+      mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                           "certguard: generation %llu re-checked %zu clients in %.2f ms of the "
+                           "broker thread's time, the longest tick %.2f ms",
+                           static_cast<unsigned long long>(reload_cost_.generation),
+                           reload_cost_.clients, static_cast<double>(reload_cost_.busy_ns) / 1e6,
+                           static_cast<double>(reload_cost_.longest_tick_ns) / 1e6);
+    }
+  }
   reaper_.Collect();
   // Kicking runs our DISCONNECT callback inside the call, which may erase the client's state:
   // kick only after every loop over the registry is finished, and by id, never by reference.

@@ -75,6 +75,14 @@ class CertguardPlugin {
   int64_t next_sweep_ = 0;
   uint64_t seen_generation_ = 0;  // the store's generation when OnTick last looked at it
   int64_t store_checked_at_ = 0;  // and when (Unix seconds)
+  // The broker thread's CPU time spent on the last reload, logged once its sweep is done.
+  struct ReloadCost {
+    bool active = false;
+    uint64_t generation = 0;
+    size_t clients = 0;
+    int64_t busy_ns = 0;
+    int64_t longest_tick_ns = 0;
+  } reload_cost_;
   bool warned_unknown_client_ = false;
   WarningsLogged warned_;
 };

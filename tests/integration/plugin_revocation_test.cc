@@ -124,6 +124,10 @@ TEST_P(PluginRevocationTest, SighupAppliesARevocationWhenRefreshIsLong) {
   EXPECT_TRUE(broker->WaitForLog("Reloading config", kReloadTimeout, mark)) << broker->Log();
   EXPECT_TRUE(broker->WaitForLog("certguard: policy reloaded", kReloadTimeout, mark))
       << broker->Log();
+  // What the reload cost the broker thread is logged once every client has been re-checked.
+  EXPECT_TRUE(
+      broker->WaitForLog("of the broker thread's time, the longest tick", kReloadTimeout, mark))
+      << broker->Log();
   EXPECT_EQ(Payloads(*scene.victim), (Strings{"before", "still in"}));
   ExpectOnlyTheVictimIsGone(*broker, scene);
 }
