@@ -309,6 +309,32 @@ TEST_P(PluginTest, DevicePublishesOnlyOnItsOwnTopicsAndOnlyAllowedMessagesAreDel
                                          "devices/sensor-1/status"}));
 }
 
+// A device that reconnects while its old connection is still open takes the session over: the
+// broker drops the old connection after certguard admitted the new one. The new connection keeps
+// exactly the device's rights, and the old one's end does not take them away.
+TEST_P(PluginTest, ReconnectWithTheSameClientIdTakesOverWithTheSameRights) {
+  auto broker = StartBroker();
+  ASSERT_TRUE(broker);
+  auto observer = Observer(*broker);
+  ASSERT_TRUE(observer);
+  const Device sensor = MakeDevice("sensor-1");
+  auto first = Connect(*broker, sensor, protocol());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->Publish("sensors/sensor-1/telemetry", "first", 1), 0);
+
+  auto second = Connect(*broker, sensor, protocol());
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(first->WaitForDisconnect()) << broker->Log();
+  const int refused = RefusedQos1Publish(protocol());
+  EXPECT_EQ(second->Publish("sensors/sensor-1/telemetry", "second", 1), 0);
+  EXPECT_EQ(second->Publish("sensors/sensor-2/telemetry", "forged", 1), refused);
+  EXPECT_EQ(second->Publish("devices/sensor-1/status", "marker", 1), 0);
+
+  ASSERT_TRUE(observer->WaitForMessages(3)) << Describe(*observer);
+  EXPECT_EQ(Payloads(*observer), (Strings{"first", "second", "marker"}));
+  EXPECT_TRUE(second->IsConnected());
+}
+
 TEST_P(PluginTest, DeviceSubscribesOnlyToItsOwnCommandsAndReceivesOnlyThem) {
   auto broker = StartBroker();
   ASSERT_TRUE(broker);
