@@ -186,6 +186,7 @@ int LoggedGeneration(const MosquittoBroker& broker) {
 struct ReloadCost {
   double busy_ms = -1;
   double longest_tick_ms = -1;
+  double longest_tick_wall_ms = -1;  // the same tick kind, in wall time (waiting included)
   int reloads = 0;
 };
 ReloadCost LoggedReloadCost(const MosquittoBroker& broker) {
@@ -199,6 +200,10 @@ ReloadCost LoggedReloadCost(const MosquittoBroker& broker) {
     cost.busy_ms = std::max(cost.busy_ms, std::atof(log.c_str() + at + kNeedle.size()));
     cost.longest_tick_ms =
         std::max(cost.longest_tick_ms, std::atof(log.c_str() + tick + kTick.size()));
+    if (const size_t wall = log.find(" ms (", tick); wall != std::string::npos) {
+      cost.longest_tick_wall_ms =
+          std::max(cost.longest_tick_wall_ms, std::atof(log.c_str() + wall + 5));
+    }
     ++cost.reloads;
   }
   return cost;
@@ -359,8 +364,8 @@ int main(int argc, char** argv) {
   const ReloadCost cost = LoggedReloadCost(broker);
   if (cost.reloads < reloads) Fail("the plugin logged the cost of fewer reloads than were made");
   Summary("4 broker thread's CPU time in one certguard tick during reload",
-          Format("%.2f ms (a whole reload: at most %.2f ms, spread over ticks)",
-                 cost.longest_tick_ms, cost.busy_ms),
+          Format("%.2f ms (%.2f ms wall; a whole reload: at most %.2f ms, spread over ticks)",
+                 cost.longest_tick_ms, cost.longest_tick_wall_ms, cost.busy_ms),
           "<= 5 ms", cost.longest_tick_ms <= kTargetStallMs ? "pass" : "MISS");
   if (lost > 0) Summary("4 messages lost during the run", std::to_string(lost), "0", "MISS");
   idle_connections.CloseAll();

@@ -82,6 +82,7 @@ class CertguardPlugin {
     size_t clients = 0;
     int64_t busy_ns = 0;
     int64_t longest_tick_ns = 0;
+    int64_t longest_tick_wall_ns = 0;
   } reload_cost_;
   bool warned_unknown_client_ = false;
   WarningsLogged warned_;
