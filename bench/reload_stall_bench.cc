@@ -180,9 +180,9 @@ int LoggedGeneration(const MosquittoBroker& broker) {
 }
 
 // What the plugin logs once a reload's re-check of every client is done: the broker thread's CPU
-// time for the swap and the re-checks, and the longest single tick of it. CPU time leaves out
-// the time the thread waited for a core, which on a shared machine swamps the stall a reload
-// itself causes. Maximum over every reload logged; {-1, -1} when none was.
+// time for the swap and the re-checks, and the longest single tick of it in CPU and in wall time.
+// CPU time leaves out the time the thread waited for a core, which on a shared machine swamps the
+// stall a reload itself causes. Maximum over every reload logged; -1 when none was.
 struct ReloadCost {
   double busy_ms = -1;
   double longest_tick_ms = -1;

@@ -113,7 +113,7 @@ void FilterTrie::Freeze() {
   nodes_.shrink_to_fit();
   const Node& root = nodes_.front();
   root_first_bytes_ = ~uint64_t{0};
-  if (root.templates.empty() && root.single_wildcard == kNoNode && !HasRule(root)) {
+  if (root.literals_only && root.rule_ending_here == kNoRule) {
     root_first_bytes_ = 0;
     for (const auto& [level, child] : root.literals) {
       // A topic whose first level is empty starts with the '/' that ends it.

@@ -77,7 +77,6 @@ class TopicPattern {
   std::string text_;
   std::vector<TopicLevelPattern> levels_;
   PlaceholderMask placeholders_ = 0;
-  std::optional<Placeholder> sole_placeholder_;  // the level is this placeholder and nothing else
 };
 
 }  // namespace certguard
