@@ -194,8 +194,15 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
           Decision::Deny(Reason::kRevoked, "client was refused by a policy change"));
     return MOSQ_ERR_ACL_DENIED;
   }
+  const bool repeatable = action != Action::kSubscribe;  // a SUBSCRIBE is rare: keep the entry
+  if (repeatable && state->recent_allow.Holds(snapshot_serial_, action, topic_view)) {
+    return MOSQ_ERR_SUCCESS;
+  }
   const Decision decision = snapshot_->Authorize(state->session, action, topic_view);
-  if (decision.allowed) return MOSQ_ERR_SUCCESS;
+  if (decision.allowed) {
+    if (repeatable) state->recent_allow.Remember(snapshot_serial_, action, topic_view);
+    return MOSQ_ERR_SUCCESS;
+  }
   Audit(client_id, state->session.device_id, action, topic_view, decision);
   return MOSQ_ERR_ACL_DENIED;
 }
@@ -248,6 +255,7 @@ void CertguardPlugin::OnTick() {
       // From here on every decision uses the new snapshot: a client still bound to the old one
       // is rebound on its next check, and the sweep reaches the idle ones.
       reaper_.Retire(std::exchange(snapshot_, std::move(current)));
+      ++snapshot_serial_;  // every client's RecentAllow is now void
       mosquitto_log_printf(MOSQ_LOG_NOTICE,
                            "certguard: policy reloaded (generation %llu); re-checking %zu clients",
                            static_cast<unsigned long long>(store_->generation()), clients_.size());
@@ -372,6 +380,7 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
     return false;
   }
   state.session = std::move(session);
+  state.recent_allow.Forget();
   state.not_before = certificate->not_before;
   state.valid_until = ValidUntil(*snapshot_, *certificate, now);
   return true;

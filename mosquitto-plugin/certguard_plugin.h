@@ -68,6 +68,8 @@ class CertguardPlugin {
   std::unique_ptr<AuditLog> audit_;
   SnapshotReaper reaper_;                           // before the snapshot holders: it outlives them
   std::shared_ptr<const PolicySnapshot> snapshot_;  // the one this thread decides with
+  // Changes with every snapshot_ (never repeats, unlike an address): what RecentAllow keys on.
+  uint64_t snapshot_serial_ = 1;
   ClientRegistry clients_;
   std::vector<std::string> to_kick_;
   std::vector<std::string> to_forget_;  // client ids whose state ended; see ClientState::ended

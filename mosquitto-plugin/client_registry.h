@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "mosquitto-plugin/recent_allow.h"
 #include "shared/certificate_info.h"
 #include "shared/policy_snapshot.h"
 #include "shared/same_bytes.h"
@@ -30,6 +31,7 @@ struct ClientState {
   int64_t not_before = 0;
   int64_t valid_until = 0;
   DeviceSession session;
+  RecentAllow recent_allow;
   bool refused = false;  // revoked or no longer authorised: every check denies until it reconnects
   // The connection ended and the broker discards the session: forgotten at the next tick, not at
   // once, because the broker checks the client's Will with us right after the disconnect.
