@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "shared/decision.h"
+#include "shared/same_bytes.h"
 
 namespace certguard::mosquitto_plugin {
 
@@ -30,7 +31,7 @@ class RecentAllow {
 
   bool Holds(uint64_t serial, Action action, std::string_view topic) const {
     return serial_ == serial && serial != 0 && action_ == static_cast<uint8_t>(action) &&
-           size_ == topic.size() && std::memcmp(topic_, topic.data(), topic.size()) == 0;
+           SameBytes(std::string_view(topic_, size_), topic);
   }
 
   void Remember(uint64_t serial, Action action, std::string_view topic) {

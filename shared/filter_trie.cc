@@ -112,13 +112,13 @@ void FilterTrie::Freeze() {
   }
   nodes_.shrink_to_fit();
   const Node& root = nodes_.front();
-  root_first_bytes_ = ~uint64_t{0};
+  root_first_bytes_[0] = root_first_bytes_[1] = ~uint64_t{0};
   if (root.literals_only && root.rule_ending_here == kNoRule) {
-    root_first_bytes_ = 0;
+    root_first_bytes_[0] = root_first_bytes_[1] = 0;
     for (const auto& [level, child] : root.literals) {
       // A topic whose first level is empty starts with the '/' that ends it.
       const auto first = static_cast<unsigned char>(level.empty() ? '/' : level.front());
-      root_first_bytes_ |= uint64_t{1} << (first & 63);
+      root_first_bytes_[(first >> 6) & 1] |= uint64_t{1} << (first & 63);
     }
   }
   frozen_ = true;

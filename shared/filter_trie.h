@@ -79,7 +79,8 @@ class FilterTrie {
   // few literal first levels (`$SYS/#` in a `for: all` deny), and most topics a client sends
   // miss most of them at the first byte.
   bool MayStartWith(char byte) const {
-    return ((root_first_bytes_ >> (static_cast<unsigned char>(byte) & 63)) & 1) != 0;
+    const auto b = static_cast<unsigned char>(byte);
+    return ((root_first_bytes_[(b >> 6) & 1] >> (b & 63)) & 1) != 0;
   }
   uint32_t AddNode();
 
@@ -93,9 +94,10 @@ class FilterTrie {
                          const PlaceholderValues& values) const;
 
   std::vector<Node> nodes_;
-  // Bit (b & 63) is set for the first byte b of each literal first level ('/' for an empty one),
-  // every bit when the root has any other way on (set by Freeze).
-  uint64_t root_first_bytes_ = ~uint64_t{0};
+  // Bit (b & 127) is set for the first byte b of each literal first level ('/' for an empty one),
+  // every bit when the root has any other way on (set by Freeze). 128 bits, not 64: with 64, '$'
+  // and 'd' share a bit, and every `devices/...` topic walked the `$SYS/#` deny trie.
+  uint64_t root_first_bytes_[2] = {~uint64_t{0}, ~uint64_t{0}};
   bool frozen_ = false;
 };
 

@@ -213,10 +213,18 @@ std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::
 // deny lines first). SUBSCRIBE is never checked by acl_file (only deliveries are), so subscribe
 // rules become `read`. The operators group has no member here and is left out.
 std::string AclFileEquivalent(const std::string& publisher, const std::string& subscriber) {
-  return "# the example policy's rights for the clients that connect\nuser " + publisher +
-         "\ntopic deny $SYS/#\ntopic write sensors/" + publisher +
-         "/telemetry\ntopic write devices/" + publisher + "/status\ntopic read devices/" +
-         publisher + "/commands/#\n\nuser " + subscriber +
+  return AclFileEquivalent(std::vector<std::string>{publisher}, subscriber);
+}
+
+std::string AclFileEquivalent(const std::vector<std::string>& publishers,
+                              const std::string& subscriber) {
+  std::string text = "# the example policy's rights for the clients that connect\n";
+  for (const std::string& publisher : publishers) {
+    text += "user " + publisher + "\ntopic deny $SYS/#\ntopic write sensors/" + publisher +
+            "/telemetry\ntopic write devices/" + publisher + "/status\ntopic read devices/" +
+            publisher + "/commands/#\n\n";
+  }
+  return text + "user " + subscriber +
          "\ntopic deny $SYS/#\ntopic read sensors/+/telemetry\ntopic read devices/+/status\n";
 }
 

@@ -96,6 +96,9 @@ std::string WritePolicyDir(BenchPki& pki, const std::string& subdir, const std::
 // The example policy's rights for a sensor `publisher` and a dashboard `subscriber`, as Mosquitto's
 // acl_file expresses them.
 std::string AclFileEquivalent(const std::string& publisher, const std::string& subscriber);
+// The same for several sensors.
+std::string AclFileEquivalent(const std::vector<std::string>& publishers,
+                              const std::string& subscriber);
 
 // A TLS listener on 127.0.0.1 requiring client certificates, without debug logging.
 testing::BrokerOptions TlsBrokerOptions(const BenchPki& pki);

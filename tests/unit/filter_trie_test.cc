@@ -23,13 +23,18 @@ FilterTrie TrieOf(const std::vector<std::string>& filters) {
 }
 
 // A trie whose first level is literal only refuses a topic on its first byte. The byte is
-// hashed into 64 bits: bytes that share a bit ('$' and 'd') must still be told apart by the walk,
+// hashed into 128 bits: bytes that share a bit ('$' and 0xA4, a UTF-8 continuation byte) must
+// still be told apart by the walk,
 // an empty first level is a topic starting with '/', and any other way on at the root turns the
 // shortcut off.
 TEST(FilterTrieTest, FirstByteShortcutNeverDecidesAMatch) {
   const FilterTrie sys = TrieOf({"$SYS/#", "/lead/+"});
   EXPECT_EQ(sys.FindMatchingTopic("$SYS/broker/load", kValues), 0u);
   EXPECT_EQ(sys.FindMatchingTopic("dSYS/broker/load", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(sys.FindMatchingTopic("\xa4SYS/broker/load", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(sys.FindMatchingTopic("\xc3\xa4/x", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"\xc3\xa4/+"}).FindMatchingTopic("\xc3\xa4/x", kValues), 0u);
+  EXPECT_EQ(TrieOf({"\xc3\xa4/+"}).FindMatchingTopic("C/x", kValues), FilterTrie::kNoRule);
   EXPECT_EQ(sys.FindMatchingTopic("sensors/dev-1", kValues), FilterTrie::kNoRule);
   EXPECT_EQ(sys.FindMatchingTopic("/lead/x", kValues), 1u);
   EXPECT_EQ(sys.FindMatchingTopic("lead/x", kValues), FilterTrie::kNoRule);
