@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -36,6 +37,7 @@ class FilterTrie {
   RuleIndex FindMatchingTopic(std::string_view topic, const PlaceholderValues& values) const;
   // The same for a topic already split (the hot path: one split serves every trie).
   RuleIndex FindMatchingTopic(const TopicLevels& topic, const PlaceholderValues& values) const {
+    assert(frozen_);                        // LiteralChildBySearch needs Freeze's sorted edges
     if (topic.size() == 0) return kNoRule;  // a topic that did not split
     if (!MayStartWith(topic.text().front())) return kNoRule;
     return MatchTopic(0, topic, 0, values);
