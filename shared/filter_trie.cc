@@ -107,13 +107,24 @@ void FilterTrie::Freeze() {
     std::sort(node.literals.begin(), node.literals.end());
     node.literals.shrink_to_fit();
     node.templates.shrink_to_fit();
-    node.literals_only =
-        node.templates.empty() && node.single_wildcard == kNoNode && node.multi_wildcard == kNoRule;
+    node.shape = Node::Shape::kGeneral;
+    if (node.multi_wildcard == kNoRule) {
+      const bool literals = !node.literals.empty();
+      const size_t templates = node.templates.size();
+      const bool wildcard = node.single_wildcard != kNoNode;
+      if (templates == 0 && !wildcard) {
+        node.shape = Node::Shape::kLiteralsOnly;
+      } else if (!literals && templates == 0 && wildcard) {
+        node.shape = Node::Shape::kWildcardOnly;
+      } else if (!literals && templates == 1 && !wildcard) {
+        node.shape = Node::Shape::kTemplateOnly;
+      }
+    }
   }
   nodes_.shrink_to_fit();
   const Node& root = nodes_.front();
   root_first_bytes_[0] = root_first_bytes_[1] = ~uint64_t{0};
-  if (root.literals_only && root.rule_ending_here == kNoRule) {
+  if (root.shape == Node::Shape::kLiteralsOnly && root.rule_ending_here == kNoRule) {
     root_first_bytes_[0] = root_first_bytes_[1] = 0;
     for (const auto& [level, child] : root.literals) {
       // A topic whose first level is empty starts with the '/' that ends it.
@@ -156,40 +167,56 @@ FilterTrie::RuleIndex FilterTrie::FindOverlappingFilter(std::string_view filter,
 // a fixed order (literal, templates, then '+'); only one that has another after it needs a
 // frame of its own to come back to. The last goes on in this loop, which on the common path
 // (one literal or one placeholder edge per level) is the whole walk.
-FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& topic, size_t level,
+FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& topic,
+                                             uint32_t begin,
                                              const PlaceholderValues& values) const {
+  const std::string_view all = topic.text();
   while (true) {
     const Node& node = nodes_[index];
-    if (level == topic.size()) {
+    if (begin > all.size()) {
       // `a/#` also matches `a`.
       return node.rule_ending_here != kNoRule ? node.rule_ending_here : node.multi_wildcard;
     }
-    const std::string_view text = topic[level];
-    if (node.literals_only) {
-      index = LiteralChild(node, text);
-      if (index == kNoNode) return kNoRule;
-      ++level;
-      continue;
+    const uint32_t end = topic.LevelEnd(begin);
+    const std::string_view text(all.data() + begin, end - begin);
+    const bool dollar = begin == 0 && !text.empty() && text.front() == '$';
+    switch (node.shape) {
+      case Node::Shape::kLiteralsOnly:
+        index = LiteralChild(node, text);
+        if (index == kNoNode) return kNoRule;
+        begin = end + 1;
+        continue;
+      case Node::Shape::kWildcardOnly:
+        if (dollar) return kNoRule;  // '+' never matches a `$` first level
+        index = node.single_wildcard;
+        begin = end + 1;
+        continue;
+      case Node::Shape::kTemplateOnly:
+        if (!node.templates.front().pattern.MatchesLevel(text, values)) return kNoRule;
+        index = node.templates.front().child;
+        begin = end + 1;
+        continue;
+      case Node::Shape::kGeneral:
+        break;
     }
-    const bool dollar = level == 0 && !text.empty() && text.front() == '$';
     if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
     uint32_t next = LiteralChild(node, text);
     for (const TemplateEdge& edge : node.templates) {
       if (!edge.pattern.MatchesLevel(text, values)) continue;
       if (next != kNoNode) {
-        if (RuleIndex r = MatchTopic(next, topic, level + 1, values); r != kNoRule) return r;
+        if (RuleIndex r = MatchTopic(next, topic, end + 1, values); r != kNoRule) return r;
       }
       next = edge.child;
     }
     if (node.single_wildcard != kNoNode && !dollar) {
       if (next != kNoNode) {
-        if (RuleIndex r = MatchTopic(next, topic, level + 1, values); r != kNoRule) return r;
+        if (RuleIndex r = MatchTopic(next, topic, end + 1, values); r != kNoRule) return r;
       }
       next = node.single_wildcard;
     }
     if (next == kNoNode) return kNoRule;
     index = next;
-    ++level;
+    begin = end + 1;
   }
 }
 

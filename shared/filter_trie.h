@@ -37,8 +37,8 @@ class FilterTrie {
   RuleIndex FindMatchingTopic(std::string_view topic, const PlaceholderValues& values) const;
   // The same for a topic already split (the hot path: one split serves every trie).
   RuleIndex FindMatchingTopic(const TopicLevels& topic, const PlaceholderValues& values) const {
-    assert(frozen_);                        // LiteralChildBySearch needs Freeze's sorted edges
-    if (topic.size() == 0) return kNoRule;  // a topic that did not split
+    assert(frozen_);  // LiteralChildBySearch needs Freeze's sorted edges
+    if (!topic.valid()) return kNoRule;
     if (!MayStartWith(topic.text().front())) return kNoRule;
     return MatchTopic(0, topic, 0, values);
   }
@@ -61,9 +61,16 @@ class FilterTrie {
     uint32_t single_wildcard = kNoNode;
     RuleIndex rule_ending_here = kNoRule;  // a filter that ends at this node
     RuleIndex multi_wildcard = kNoRule;    // a filter whose next (last) level is '#'
-    // No way on but literal edges (set by Freeze): most levels of most filters. The walk then
-    // skips the `$` rule and the other edge kinds.
-    bool literals_only = false;
+    // The ways on, when they are of one common kind (set by Freeze): most levels of most
+    // filters are one literal, one '+' or one placeholder. The walk then goes straight on and
+    // skips what cannot apply.
+    enum class Shape : uint8_t {
+      kGeneral,
+      kLiteralsOnly,  // literal edges only
+      kWildcardOnly,  // one '+' edge only
+      kTemplateOnly,  // one template edge only
+    };
+    Shape shape = Shape::kGeneral;
   };
   static bool HasRule(const Node& node) {
     return node.rule_ending_here != kNoRule || node.multi_wildcard != kNoRule;
@@ -88,7 +95,7 @@ class FilterTrie {
 
   // A cursor over the levels of a topic or filter, so lookups never allocate.
   struct Levels;
-  RuleIndex MatchTopic(uint32_t node, const TopicLevels& topic, size_t level,
+  RuleIndex MatchTopic(uint32_t node, const TopicLevels& topic, uint32_t begin,
                        const PlaceholderValues& values) const;
   RuleIndex MatchContaining(uint32_t node, Levels levels, const PlaceholderValues& values) const;
   RuleIndex MatchOverlapping(uint32_t node, Levels levels, const PlaceholderValues& values) const;

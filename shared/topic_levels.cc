@@ -67,51 +67,46 @@ inline Block Scan(const char* bytes) {
 
 }  // namespace
 
-// Out of line: it allocates, and deep topics are rare.
-void TopicLevels::AddDeepEnd(uint32_t end) {
-  if (starts_ == inline_starts_) {
-    more_starts_.assign(inline_starts_, inline_starts_ + kInlineLevels + 1);
-  }
-  more_starts_.push_back(end + 1);
-  starts_ = more_starts_.data();
+// A topic of 64 bytes or more: rare, so its levels are found as the walk reaches them.
+uint32_t TopicLevels::LongLevelEnd(uint32_t begin) const {
+  const void* slash = std::memchr(topic_.data() + begin, '/', topic_.size() - begin);
+  return slash == nullptr ? static_cast<uint32_t>(topic_.size())
+                          : static_cast<uint32_t>(static_cast<const char*>(slash) - topic_.data());
 }
 
 bool TopicLevels::Split(std::string_view topic) {
   topic_ = topic;
-  Reset();
+  slashes_ = 0;
+  masked_ = topic.size() < kMaskedBytes;
+  valid_ = false;
   if (topic.empty() || topic.size() > kMaxTopicBytes) return false;
   const char* const data = topic.data();
   const size_t size = topic.size();
-  for (size_t at = 0; at < size;) {
-    // Block by block; the last may overlap the one before, and skips the bytes that one took.
-    size_t base = at;
-    unsigned first = 0;
-    Block block;
-    if (size - at >= 16) {
-      block = Scan(data + at);
-    } else if (size >= 16) {
-      base = size - 16;
-      first = static_cast<unsigned>(at - base);
-      block = Scan(data + base);
-    } else {
-      // A short topic, padded with 'a' (neither a separator nor forbidden).
-      char padded[16];
-      std::memset(padded, 'a', sizeof padded);
-      std::memcpy(padded, data, size);
-      block = Scan(padded);
+  uint32_t forbidden = 0;
+  if (size < 16) {
+    // A short topic, padded with 'a' (neither a separator nor forbidden).
+    char padded[16];
+    std::memset(padded, 'a', sizeof padded);
+    std::memcpy(padded, data, size);
+    const Block block = Scan(padded);
+    slashes_ = block.slashes;
+    forbidden = block.forbidden;
+  } else {
+    // Whole blocks, then one that ends with the topic and may overlap the one before: it reads
+    // some bytes twice, which sets the same bits twice.
+    size_t at = 0;
+    for (; at + 16 < size; at += 16) {
+      const Block block = Scan(data + at);
+      forbidden |= block.forbidden;
+      if (masked_) slashes_ |= uint64_t{block.slashes} << at;
     }
-    const uint32_t keep = ~0u << first;
-    if ((block.forbidden & keep) != 0) {
-      Reset();
-      return false;
-    }
-    for (uint32_t slashes = block.slashes & keep; slashes != 0; slashes &= slashes - 1) {
-      AddEnd(static_cast<uint32_t>(base + static_cast<unsigned>(std::countr_zero(slashes))));
-    }
-    at = base + 16;
+    const size_t last = size - 16;
+    const Block block = Scan(data + last);
+    forbidden |= block.forbidden;
+    if (masked_) slashes_ |= uint64_t{block.slashes} << last;
   }
-  AddEnd(static_cast<uint32_t>(size));
-  return true;
+  valid_ = forbidden == 0;
+  return valid_;
 }
 
 }  // namespace certguard

@@ -1,66 +1,51 @@
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <vector>
 
 namespace certguard {
 
-// A topic name split into its levels once per decision, so that every trie the decision walks
-// (deny and allow, for every principal that applies) reads the levels instead of searching the
-// text for '/' again. The split and the topic-name check are one pass over the bytes, sixteen at
-// a time: this runs for every message a broker delivers, twice.
+// A topic name checked once per decision and read level by level by every trie the decision
+// walks (deny and allow, for every principal that applies), so that no walk searches the text
+// for '/' again. For a topic shorter than 64 bytes (nearly every topic a device sends) Split
+// records where the slashes are as one bit per byte, found sixteen bytes at a time, and a level's
+// end is one shift and one bit count away; a longer topic is searched with memchr as it is
+// walked. This runs for every message a broker delivers, twice.
 class TopicLevels {
  public:
-  TopicLevels() = default;
-  // starts_ may point into the object itself.
-  TopicLevels(const TopicLevels&) = delete;
-  TopicLevels& operator=(const TopicLevels&) = delete;
-
-  // Splits `topic`. False, leaving no levels, when `topic` is not a valid topic name (see
-  // IsValidTopicName): empty, longer than 65,535 bytes, or holding NUL, '+' or '#'.
+  // Checks `topic`. False when it is not a valid topic name (see IsValidTopicName): empty,
+  // longer than 65,535 bytes, or holding NUL, '+' or '#'; the levels are then unusable.
   bool Split(std::string_view topic);
+  bool valid() const { return valid_; }
 
-  // "a//b" has the levels "a", "" and "b"; "/" has "" and "".
-  size_t size() const { return count_; }
   // The topic as given to Split.
   std::string_view text() const { return topic_; }
-  std::string_view operator[](size_t i) const {
-    const uint32_t begin = starts_[i];
-    return std::string_view(topic_.data() + begin, starts_[i + 1] - 1 - begin);
+
+  // The level that starts at offset `begin` ends at the returned offset: its '/', or the end of
+  // the text. The first level starts at 0 and each next one after the end of the one before;
+  // once a start is past the end of the text, there are no more levels. "a//b" has the levels
+  // "a", "" and "b"; "/" has "" and "". Requires valid() and begin <= text().size().
+  uint32_t LevelEnd(uint32_t begin) const {
+    if (masked_) {
+      const uint64_t after = slashes_ >> begin;  // begin <= size < 64
+      return after != 0 ? begin + static_cast<uint32_t>(std::countr_zero(after))
+                        : static_cast<uint32_t>(topic_.size());
+    }
+    return LongLevelEnd(begin);
   }
 
  private:
-  // Topics of up to this many levels are split without allocating.
-  static constexpr size_t kInlineLevels = 24;
+  // Topics shorter than this have their slashes in `slashes_` (a shift by 64 is undefined).
+  static constexpr size_t kMaskedBytes = 64;
 
-  // Records that a level ends at `end` (its '/', or the topic's size): the next starts after it.
-  void AddEnd(uint32_t end) {
-    const size_t index = count_ + 1;
-    if (index <= kInlineLevels) {
-      inline_starts_[index] = end + 1;
-    } else {
-      AddDeepEnd(end);
-    }
-    ++count_;
-  }
-  void AddDeepEnd(uint32_t end);
-  void Reset() {
-    count_ = 0;
-    starts_ = inline_starts_;
-    inline_starts_[0] = 0;
-    more_starts_.clear();
-  }
+  uint32_t LongLevelEnd(uint32_t begin) const;
 
   std::string_view topic_;
-  size_t count_ = 0;
-  // Level i is [starts_[i], starts_[i + 1] - 1): one past each level's end is where the next
-  // starts, with a last entry one past the topic. One array whichever its size, so that reading
-  // a level costs no test of where it is kept.
-  const uint32_t* starts_ = inline_starts_;
-  uint32_t inline_starts_[kInlineLevels + 1];  // filled as far as count_ (Split)
-  std::vector<uint32_t> more_starts_;
+  uint64_t slashes_ = 0;  // bit i: byte i is '/' (masked_ only)
+  bool masked_ = false;
+  bool valid_ = false;
 };
 
 }  // namespace certguard

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
+#include "shared/topic_filter.h"
 #include "shared/topic_template.h"
 
 namespace certguard {
@@ -77,7 +79,29 @@ TEST(FilterTrieTest, WideFanOutFindsEveryLiteralByBinarySearch) {
   EXPECT_EQ(trie.FindMatchingTopic("devices/device-50/a", kValues), FilterTrie::kNoRule);
 }
 
-TEST(FilterTrieTest, MatchesTopicsDeeperThanTheInlineLevels) {
+// A node whose only way on is one '+', one placeholder or literals is walked by a shortcut: each
+// must keep the `$` rule ('+' and '#' never match a `$` first level) and fall through to the
+// general walk when the node has more than one kind of edge.
+TEST(FilterTrieTest, EveryNodeShapeKeepsTheDollarRule) {
+  const PlaceholderValues dollar_id{"$dev", "$dev", "$dev"};
+  EXPECT_EQ(TrieOf({"+/c"}).FindMatchingTopic("z/c", kValues), 0u);
+  EXPECT_EQ(TrieOf({"+/c"}).FindMatchingTopic("$z/c", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"a/+"}).FindMatchingTopic("a/$z", kValues), 0u);  // not a first level
+  EXPECT_EQ(TrieOf({"#"}).FindMatchingTopic("$z/c", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"{id}/c"}).FindMatchingTopic("dev-1/c", kValues), 0u);
+  EXPECT_EQ(TrieOf({"{id}/c"}).FindMatchingTopic("dev-2/c", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"a/{id}"}).FindMatchingTopic("a/dev-1", kValues), 0u);
+  EXPECT_EQ(TrieOf({"a/{id}"}).FindMatchingTopic("a/dev-1/x", kValues), FilterTrie::kNoRule);
+  // A placeholder is the device's own value: it matches a level equal to it, `$` or not.
+  EXPECT_EQ(TrieOf({"{id}/c"}).FindMatchingTopic("$dev/c", dollar_id), 0u);
+  // Mixed nodes: a literal and a '+', a placeholder and a '+'.
+  EXPECT_EQ(TrieOf({"a/b", "+/c"}).FindMatchingTopic("$z/c", kValues), FilterTrie::kNoRule);
+  EXPECT_EQ(TrieOf({"x/{id}/d", "x/+/c"}).FindMatchingTopic("x/dev-1/c", kValues), 1u);
+  EXPECT_EQ(TrieOf({"x/{id}/d", "x/+/c"}).FindMatchingTopic("x/dev-1/d", kValues), 0u);
+  EXPECT_EQ(TrieOf({"x/+/c", "x/+"}).FindMatchingTopic("x/q", kValues), 1u);
+}
+
+TEST(FilterTrieTest, MatchesDeepTopicsLongerThanTheSlashMask) {
   std::string filter = "a", topic = "a";
   for (int i = 1; i < 40; ++i) {
     filter += i % 3 == 0 ? "/+" : "/l" + std::to_string(i);
@@ -97,6 +121,40 @@ TEST(FilterTrieTest, InvalidTopicNamesMatchNothing) {
   EXPECT_EQ(trie.FindMatchingTopic("a/#", kValues), FilterTrie::kNoRule);
   EXPECT_EQ(trie.FindMatchingTopic(std::string("a\0b", 3), kValues), FilterTrie::kNoRule);
   EXPECT_EQ(trie.FindMatchingTopic("a/b", kValues), 0u);
+}
+
+// Topics shorter than 64 bytes are read through a mask of their slashes, longer ones by search:
+// a walk must reach the same rule either way, at every length around that boundary, with levels
+// (empty ones included) ending exactly at and next to it.
+TEST(FilterTrieTest, AgreesWithTopicMatchesFilterAcrossTheSlashMaskBoundary) {
+  const std::vector<std::string> filters = {"#",  "a/+/c",   "a/#",    "+/+", "+/b/#",
+                                            "/+", "x/+/+/#", "a/bb/+", "+//c"};
+  std::mt19937 random(64);
+  const std::string alphabet = "abcx/";
+  size_t matched = 0, unmatched = 0;
+  for (size_t size = 1; size <= 130; ++size) {
+    for (int n = 0; n < 200; ++n) {
+      std::string topic(size, 'a');
+      for (char& c : topic) c = alphabet[random() % alphabet.size()];
+      for (size_t first = 0; first < filters.size(); ++first) {
+        // Every suffix of the list, so the earliest matching filter differs between tries.
+        const std::vector<std::string> some(filters.begin() + static_cast<long>(first),
+                                            filters.end());
+        const FilterTrie trie = TrieOf(some);
+        const FilterTrie::RuleIndex found = trie.FindMatchingTopic(topic, kValues);
+        bool any = false;
+        for (const std::string& f : some) any = any || TopicMatchesFilter(topic, f);
+        ASSERT_EQ(found != FilterTrie::kNoRule, any) << topic << " first " << first;
+        if (any) {
+          ASSERT_LT(found, some.size());
+          ASSERT_TRUE(TopicMatchesFilter(topic, some[found])) << topic << " " << some[found];
+        }
+        (any ? matched : unmatched) += 1;
+      }
+    }
+  }
+  EXPECT_GT(matched, 10000u);  // the alphabet keeps both outcomes common
+  EXPECT_GT(unmatched, 10000u);
 }
 
 }  // namespace
