@@ -21,6 +21,9 @@
 //   n  no authorization plus a plugin that allows every ACL check and does nothing else
 //      (bench/null_acl_plugin.cc): what Mosquitto spends calling any ACL plugin, the floor
 //      under certguard's cost
+//   t  as (n), and the plugin starts one thread that only waits: what glibc's multi-threaded
+//      mode costs the broker per message, the floor under any plugin that keeps work (certguard:
+//      reloads) off the broker's thread
 //   a2 a second (a): its ratio to (a) shows what is left of the noise
 // and for connections (full TLS 1.3 handshake, CONNECT, CONNACK, DISCONNECT, one at a time):
 //   A  no plugin     B  certguard, example policy, CRL of 100,000 serials (64 devices reconnect)
@@ -261,6 +264,9 @@ int main(int argc, char** argv) {
   BrokerOptions null_plugin = no_auth;
   null_plugin.plugin_path = CERTGUARD_NULL_ACL_PLUGIN_PATH;
   message_configs.push_back({"n do-nothing ACL plugin", null_plugin, {}});
+  BrokerOptions threaded_null_plugin = null_plugin;
+  threaded_null_plugin.plugin_options = {{"idle_thread", "true"}};
+  message_configs.push_back({"t do-nothing plugin + idle thread", threaded_null_plugin, {}});
   int index = 0;
   for (MessageConfig& config : message_configs) {
     CountedBroker counted(config.options, dumps + "/callgrind-" + std::to_string(index++),
@@ -383,6 +389,10 @@ int main(int argc, char** argv) {
               Format("x%.4f", ratio(4, 0)), "-", "info");
       Summary("1 " + q + " broker instructions/msg do-nothing ACL plugin / no auth (the floor)",
               Format("x%.4f (%.0f)", ratio(5, 0), Median(series(5, qos))), "-", "info");
+      Summary("1 " + q + " broker instructions/msg do-nothing plugin + idle thread / no auth",
+              Format("x%.4f (%.0f)", ratio(6, 0), Median(series(6, qos))), "-", "info");
+      Summary("1 " + q + " broker instructions/msg certguard example / do-nothing + idle thread",
+              Format("x%.4f", ratio(1, 6)), "-", "info");
     }
   }
   std::printf("\nbroker instructions per TLS connection, median of %d rounds\n", rounds);
