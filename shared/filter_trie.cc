@@ -179,7 +179,11 @@ FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& 
     }
     const uint32_t end = topic.LevelEnd(begin);
     const std::string_view text(all.data() + begin, end - begin);
-    const bool dollar = begin == 0 && !text.empty() && text.front() == '$';
+    // The `$` rule: only '+' and '#' look at it (a literal or placeholder level matches `$` like
+    // any other byte), so only their paths pay for it.
+    const auto first_level_is_dollar = [&] {
+      return begin == 0 && !text.empty() && text.front() == '$';
+    };
     switch (node.shape) {
       case Node::Shape::kLiteralsOnly:
         index = LiteralChild(node, text);
@@ -187,7 +191,7 @@ FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& 
         begin = end + 1;
         continue;
       case Node::Shape::kWildcardOnly:
-        if (dollar) return kNoRule;  // '+' never matches a `$` first level
+        if (first_level_is_dollar()) return kNoRule;  // '+' never matches a `$` first level
         index = node.single_wildcard;
         begin = end + 1;
         continue;
@@ -199,6 +203,7 @@ FilterTrie::RuleIndex FilterTrie::MatchTopic(uint32_t index, const TopicLevels& 
       case Node::Shape::kGeneral:
         break;
     }
+    const bool dollar = first_level_is_dollar();
     if (node.multi_wildcard != kNoRule && !dollar) return node.multi_wildcard;
     uint32_t next = LiteralChild(node, text);
     for (const TemplateEdge& edge : node.templates) {

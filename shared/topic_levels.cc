@@ -75,13 +75,16 @@ uint32_t TopicLevels::LongLevelEnd(uint32_t begin) const {
 }
 
 bool TopicLevels::Split(std::string_view topic) {
-  topic_ = topic;
-  slashes_ = 0;
-  masked_ = topic.size() < kMaskedBytes;
-  valid_ = false;
-  if (topic.empty() || topic.size() > kMaxTopicBytes) return false;
-  const char* const data = topic.data();
+  // Worked out in locals and stored once: the 16-byte loads may alias any member.
   const size_t size = topic.size();
+  const bool masked = size < kMaskedBytes;
+  topic_ = topic;
+  masked_ = masked;
+  slashes_ = 0;
+  valid_ = false;
+  if (topic.empty() || size > kMaxTopicBytes) return false;
+  const char* const data = topic.data();
+  uint64_t slashes = 0;
   uint32_t forbidden = 0;
   if (size < 16) {
     // A short topic, padded with 'a' (neither a separator nor forbidden).
@@ -89,7 +92,7 @@ bool TopicLevels::Split(std::string_view topic) {
     std::memset(padded, 'a', sizeof padded);
     std::memcpy(padded, data, size);
     const Block block = Scan(padded);
-    slashes_ = block.slashes;
+    slashes = block.slashes;
     forbidden = block.forbidden;
   } else {
     // Whole blocks, then one that ends with the topic and may overlap the one before: it reads
@@ -98,13 +101,14 @@ bool TopicLevels::Split(std::string_view topic) {
     for (; at + 16 < size; at += 16) {
       const Block block = Scan(data + at);
       forbidden |= block.forbidden;
-      if (masked_) slashes_ |= uint64_t{block.slashes} << at;
+      if (masked) slashes |= uint64_t{block.slashes} << at;
     }
     const size_t last = size - 16;
     const Block block = Scan(data + last);
     forbidden |= block.forbidden;
-    if (masked_) slashes_ |= uint64_t{block.slashes} << last;
+    if (masked) slashes |= uint64_t{block.slashes} << last;
   }
+  slashes_ = slashes;
   valid_ = forbidden == 0;
   return valid_;
 }
