@@ -16,8 +16,10 @@ std::vector<std::string> LevelsOf(std::string_view topic) {
   TopicLevels levels;
   EXPECT_TRUE(levels.Split(topic)) << topic;
   std::vector<std::string> out;
-  for (uint32_t begin = 0; begin <= topic.size(); begin = levels.LevelEnd(begin) + 1) {
-    out.emplace_back(topic.substr(begin, levels.LevelEnd(begin) - begin));
+  for (uint32_t begin = 0; begin <= topic.size();) {
+    const uint32_t end = levels.LevelEnd(begin);
+    out.emplace_back(topic.substr(begin, end - begin));
+    begin = end + 1;
   }
   return out;
 }
