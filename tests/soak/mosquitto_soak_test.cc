@@ -11,7 +11,8 @@
 //     each device records the commands delivered to it; SUBACKs are checked as they come;
 //   - no connection lost: A and B both admit every device, so all stay connected;
 //   - the broker's RSS is flat after warm-up: at most 20 % above its value at the end of the
-//     first quarter of the run (at least 5 s).
+//     first quarter of the run (at least 5 s). Not asserted under AddressSanitizer, whose
+//     quarantine grows RSS on its own (kRssBoundApplies).
 // CERTGUARD_SOAK_SECONDS sets the duration (scripts/soak.sh: 60; ctest: 20).
 // CERTGUARD_SOAK_DEVICES and CERTGUARD_SOAK_ROUND_MS (each device's publish/subscribe period)
 // tune the load for another machine.
@@ -659,12 +660,11 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   EXPECT_GT(rejected, 0u);
   EXPECT_EQ(log.find("certguard: disconnecting"), std::string::npos) << log.substr(0, 4000);
 
-  const double growth = rss.after_warm_up > 0 ? static_cast<double>(rss.at_end) /
-                                                    static_cast<double>(rss.after_warm_up)
-                                              : 0;
   EXPECT_GT(rss.after_warm_up, 0);
-  EXPECT_LE(growth, kMaxRssGrowth) << "broker RSS grew from " << rss.after_warm_up << " KiB to "
-                                   << rss.at_end << " KiB after warm-up";
+  if (kRssBoundApplies) {
+    EXPECT_LE(rss.Growth(), kMaxRssGrowth) << "broker RSS grew from " << rss.after_warm_up
+                                           << " KiB to " << rss.at_end << " KiB after warm-up";
+  }
 
   const double run_seconds = SecondsBetween(start, stopped);
   Figure("run_s", run_seconds);
@@ -697,7 +697,8 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   Figure("broker_rss_kib_after_warm_up", rss.after_warm_up);
   Figure("broker_rss_kib_at_end", rss.at_end);
   Figure("broker_rss_kib_peak", rss.peak);
-  Figure("broker_rss_growth_after_warm_up_pct", (growth - 1) * 100);
+  Figure("broker_rss_growth_after_warm_up_pct", (rss.Growth() - 1) * 100);
+  Figure("broker_rss_bound", kRssBoundApplies ? "asserted" : "reported only (AddressSanitizer)");
   Figure("load_average_after", LoadAverage());
 
   observer.reset();
