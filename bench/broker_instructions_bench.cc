@@ -29,13 +29,15 @@
 //   A  no plugin     B  certguard, example policy, CRL of 100,000 serials (64 devices reconnect)
 //   B' as B, every connection by a device never seen before
 //
-// The broker starts with instrumentation off (so the 100,000-device policy loads at near native
-// speed); callgrind_control switches it on for each measured window only.
+// Each round starts a broker for every configuration in turn, so the rounds interleave the
+// configurations and each sample comes from a broker of its own. Brokers start with
+// instrumentation off (so the 100,000-device policy loads at near native speed);
+// callgrind_control switches it on for each measured window only.
 //
 // Usage: broker_instructions_bench [--rounds N] [--messages N] [--connections N] [--dumps DIR]
-//   --dumps DIR  keeps callgrind's dumps there (DIR/callgrind-K/callgrind.out.PID.N, one per
-//                measured window, configurations numbered in the order above) for
-//                callgrind_annotate
+//   --dumps DIR  keeps callgrind's dumps there for callgrind_annotate: DIR/callgrind-K (K numbers
+//                the configurations in the order above) holds callgrind.out.PID.N, one PID per
+//                round and one N per measured window (workload by workload, QoS 0 then 1)
 #include <sys/types.h>
 
 #include <algorithm>
@@ -267,27 +269,33 @@ int main(int argc, char** argv) {
   BrokerOptions threaded_null_plugin = null_plugin;
   threaded_null_plugin.plugin_options = {{"idle_thread", "true"}};
   message_configs.push_back({"t do-nothing plugin + idle thread", threaded_null_plugin, {}});
-  int index = 0;
+  // Each round runs every configuration in turn, each on a broker started for that round. A
+  // broker's count carries an offset for its whole life (where ASLR and its first allocations put
+  // the heap: the control a2 differs from a by up to 0.7 %), so with one broker per
+  // configuration every round repeated the same offset and the median could not remove it.
   for (MessageConfig& config : message_configs) {
-    CountedBroker counted(config.options, dumps + "/callgrind-" + std::to_string(index++),
-                          config.key);
-    const int port = counted.broker().port();
-    std::vector<std::unique_ptr<MqttClient>> publishers;
-    for (const BenchPki::Client& pub : pubs) {
-      publishers.push_back(std::make_unique<MqttClient>(ClientOptions(pub, port, pki)));
-      if (publishers.back()->Connect() != 0)
-        Fail(config.key + ": " + publishers.back()->LastError());
-    }
-    MqttClient subscriber(ClientOptions(sub, port, pki));
-    if (subscriber.Connect() != 0) Fail(config.key + ": " + subscriber.LastError());
-    for (const char* filter : {"sensors/+/telemetry", "devices/+/status"}) {
-      if (subscriber.Subscribe(filter, 1) != 1) Fail(config.key + ": subscribe refused");
-    }
     for (int qos = 0; qos <= 1; ++qos) config.per_message[qos].resize(workloads.size());
-    for (const Workload& workload : workloads) {  // warm-up, uncounted
-      LockStep(publishers, workload, subscriber, 1, 50, config.key);
-    }
-    for (int round = 0; round < rounds; ++round) {
+  }
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t c = 0; c < message_configs.size(); ++c) {
+      MessageConfig& config = message_configs[c];
+      CountedBroker counted(config.options, Format("%s/callgrind-%zu", dumps.c_str(), c),
+                            config.key);
+      const int port = counted.broker().port();
+      std::vector<std::unique_ptr<MqttClient>> publishers;
+      for (const BenchPki::Client& pub : pubs) {
+        publishers.push_back(std::make_unique<MqttClient>(ClientOptions(pub, port, pki)));
+        if (publishers.back()->Connect() != 0)
+          Fail(config.key + ": " + publishers.back()->LastError());
+      }
+      MqttClient subscriber(ClientOptions(sub, port, pki));
+      if (subscriber.Connect() != 0) Fail(config.key + ": " + subscriber.LastError());
+      for (const char* filter : {"sensors/+/telemetry", "devices/+/status"}) {
+        if (subscriber.Subscribe(filter, 1) != 1) Fail(config.key + ": subscribe refused");
+      }
+      for (const Workload& workload : workloads) {  // warm-up, uncounted
+        LockStep(publishers, workload, subscriber, 1, 50, config.key);
+      }
       for (size_t w = 0; w < workloads.size(); ++w) {
         for (int qos = 0; qos <= 1; ++qos) {
           const double total = counted.Count(
@@ -297,10 +305,10 @@ int main(int argc, char** argv) {
                       workloads[w].key.c_str(), qos, config.key.c_str(), total / messages);
         }
       }
+      for (auto& publisher : publishers) publisher->Disconnect();
+      subscriber.Disconnect();
+      counted.broker().Stop();
     }
-    for (auto& publisher : publishers) publisher->Disconnect();
-    subscriber.Disconnect();
-    counted.broker().Stop();
   }
 
   // --- connections ------------------------------------------------------------------------
@@ -309,8 +317,10 @@ int main(int argc, char** argv) {
     const BenchPki::Client client = pki.IssueClient("sensor-" + std::to_string(i));
     devices.emplace_back(client.id, client.issued.cert_pem, client.issued.key_pem);
   }
+  // Every broker's warm-up and measured connections by devices never seen before, for B'.
+  const int warm_up_connections = std::min(connections, kDevices);
   std::vector<ClientIdentity> fresh;
-  for (int i = 0; i < (rounds + 1) * connections; ++i) {
+  for (int i = 0; i < rounds * (warm_up_connections + connections); ++i) {
     const auto issued = pki.ca().Issue(certguard::testing::WithCn("new-" + std::to_string(i)));
     fresh.emplace_back("new-" + std::to_string(i), issued.cert_pem, issued.key_pem);
   }
@@ -322,33 +332,36 @@ int main(int argc, char** argv) {
       {"B certguard, 100k-serial CRL", CertguardBrokerOptions(pki, big_crl), false, {}});
   connect_configs.push_back(
       {"B' certguard, every device new", CertguardBrokerOptions(pki, big_crl), true, {}});
-  for (ConnectConfig& config : connect_configs) {
-    CountedBroker counted(config.options, dumps + "/callgrind-" + std::to_string(index++),
-                          config.key);
-    const int port = counted.broker().port();
-    const auto connect_many = [&](int count) {
-      for (int i = 0; i < count; ++i) {
-        const ClientIdentity& device = config.fresh_devices
-                                           ? fresh.at(fresh_used++)
-                                           : devices[static_cast<size_t>(i) % devices.size()];
-        MqttTlsConnection connection;
-        std::string why;
-        const int rc =
-            MqttTlsConnect(tls, device, port, &connection, &why, std::chrono::milliseconds(60'000));
-        if (rc != 0) Fail(config.key + ": " + device.client_id() + ": " + why);
-        MqttTlsDisconnect(&connection);
-      }
-      // The broker tears the last connection down after the client has gone.
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    };
-    connect_many(std::min(connections, kDevices));  // warm-up: every device seen once
-    for (int round = 0; round < rounds; ++round) {
+  // Rounds and brokers as for messages: a fresh broker per configuration per round.
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t c = 0; c < connect_configs.size(); ++c) {
+      ConnectConfig& config = connect_configs[c];
+      CountedBroker counted(config.options,
+                            Format("%s/callgrind-%zu", dumps.c_str(), message_configs.size() + c),
+                            config.key);
+      const int port = counted.broker().port();
+      const auto connect_many = [&](int count) {
+        for (int i = 0; i < count; ++i) {
+          const ClientIdentity& device = config.fresh_devices
+                                             ? fresh.at(fresh_used++)
+                                             : devices[static_cast<size_t>(i) % devices.size()];
+          MqttTlsConnection connection;
+          std::string why;
+          const int rc = MqttTlsConnect(tls, device, port, &connection, &why,
+                                        std::chrono::milliseconds(60'000));
+          if (rc != 0) Fail(config.key + ": " + device.client_id() + ": " + why);
+          MqttTlsDisconnect(&connection);
+        }
+        // The broker tears the last connection down after the client has gone.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      };
+      connect_many(warm_up_connections);  // warm-up: every device seen once
       const double total = counted.Count([&] { connect_many(connections); });
       config.per_connection.push_back(total / connections);
       std::printf("round %d  connect  %-34s %10.0f instructions/connection\n", round + 1,
                   config.key.c_str(), total / connections);
+      counted.broker().Stop();
     }
-    counted.broker().Stop();
   }
 
   // --- report -----------------------------------------------------------------------------
