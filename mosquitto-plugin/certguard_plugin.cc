@@ -39,20 +39,6 @@ Result<CertificateInfo> InfoOf(X509* certificate) {
   return CertificateInfo::FromX509(certificate);  // takes its own reference
 }
 
-// Until when (Unix seconds) the snapshot's revocation and date checks must keep answering "valid"
-// for `certificate`, given that they just did at `now`. A snapshot's CA, CRLs and denylist never
-// change; with time alone only the certificate's notAfter and its issuer's CRL nextUpdate
-// (stale_crl) change that answer (PolicySnapshot::CheckStillValid). So the sweep re-checks a
-// client once one of them has passed, instead of deriving its CertificateInfo every second. A
-// CRL already stale (under stale_crl: warn) is re-checked every second as before, so its warning
-// is logged.
-int64_t ValidUntil(const PolicySnapshot& snapshot, const CertificateInfo& certificate,
-                   int64_t now) {
-  const CrlSet::IssuerCrl* crl = snapshot.crls().FindIssuer(certificate.issuer_dn);
-  if (crl == nullptr) return certificate.not_after;
-  return crl->next_update >= now ? std::min(certificate.not_after, crl->next_update) : now;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<CertguardPlugin>> CertguardPlugin::Create(const Options& options) {
@@ -140,7 +126,7 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   state.connection = client;
   state.certificate = std::move(peer);
   state.not_before = certificate->not_before;
-  state.valid_until = ValidUntil(*snapshot_, *certificate, now);
+  state.valid_until = snapshot_->StillValidUntil(*certificate, now);
   state.session = std::move(session);
   clients_.Put(client_id, std::move(state));
   return MOSQ_ERR_SUCCESS;
@@ -340,7 +326,7 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     }
     if (!still.detail.empty()) WarnOnce(still.detail);
     state->not_before = certificate->not_before;
-    state->valid_until = ValidUntil(*snapshot_, *certificate, now);
+    state->valid_until = snapshot_->StillValidUntil(*certificate, now);
   }
 }
 
@@ -379,10 +365,15 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
                                                 "\" to \"" + session.device_id + "\""));
     return false;
   }
+  // The new snapshot may hold a CRL that is already stale under `stale_crl: warn`: say so now,
+  // as a connect would, since nothing re-checks this client before its notAfter.
+  if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
+    WarnOnce(warning);
+  }
   state.session = std::move(session);
   state.recent_allow.Forget();
   state.not_before = certificate->not_before;
-  state.valid_until = ValidUntil(*snapshot_, *certificate, now);
+  state.valid_until = snapshot_->StillValidUntil(*certificate, now);
   return true;
 }
 

@@ -27,7 +27,7 @@ struct ClientState {
   // (bench/memory_bench).
   std::unique_ptr<X509, X509Deleter> certificate;
   // The snapshot's revocation and date checks said "valid" and cannot say otherwise while
-  // not_before <= now <= valid_until (Unix seconds); see ValidUntil in certguard_plugin.cc.
+  // not_before <= now <= valid_until (Unix seconds); see PolicySnapshot::StillValidUntil.
   int64_t not_before = 0;
   int64_t valid_until = 0;
   DeviceSession session;

@@ -167,6 +167,15 @@ Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::strin
   return allowed;
 }
 
+int64_t PolicySnapshot::StillValidUntil(const CertificateInfo& cert, int64_t now) const {
+  const CrlSet::IssuerCrl* crl = crls_.FindIssuer(cert.issuer_dn);
+  if (crl == nullptr || (crl->next_update < now && policy_->stale_crl == StaleCrlMode::kWarn)) {
+    return cert.not_after;
+  }
+  // Under `deny` a stale CRL refuses at the next check, so that check is now.
+  return crl->next_update >= now ? std::min(cert.not_after, crl->next_update) : now;
+}
+
 bool PolicySnapshot::IssuerVerified(const CertificateInfo& cert) const {
   Digest digest{};
   const bool keyed = cert.has_full_certificate && cert.sha256_hex.size() == 2 * digest.size();

@@ -112,10 +112,15 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   // staleness as time passes) and certificate validity dates. Cheap: hash probes. An allowing
   // decision carries a warning in `detail` when a stale CRL was accepted (`stale_crl: warn`).
   // Within one snapshot the answer changes with time only at the certificate's notBefore and
-  // notAfter and at its issuer CRL's nextUpdate: the Mosquitto plugin re-checks a client only
-  // then (ValidUntil in mosquitto-plugin/certguard_plugin.cc): keep the two in step.
+  // notAfter and at its issuer CRL's nextUpdate (StillValidUntil).
   Decision CheckStillValid(const CertificateInfo& cert, std::string_view device_id,
                            int64_t now) const;
+  // The last second (Unix) up to which CheckStillValid gives, from `now` on, the answer it gives
+  // at `now`, provided the clock does not go back before `cert`'s notBefore: the Mosquitto
+  // plugin re-checks a connected client only after it. A CRL already stale under `stale_crl:
+  // warn` changes nothing more (its warning is given once), so it does not bound the answer:
+  // re-checking such clients every second would parse every certificate again, every second.
+  int64_t StillValidUntil(const CertificateInfo& cert, int64_t now) const;
 
   // Hot path: no allocation, cost in topic levels. The session must come from this snapshot.
   Decision Authorize(const DeviceSession& session, Action action, std::string_view topic) const {

@@ -204,6 +204,24 @@ TEST_F(FailClosedTest, CrlThatGoesStaleWhileAClientIsConnectedKeepsItUnderWarnAn
   EXPECT_TRUE(scene.client->IsConnected());
 }
 
+TEST_F(FailClosedTest, CrlReplacedByOneAlreadyStaleUnderWarnIsWarnedOnceForConnectedClients) {
+  // Connected clients meet the new CRL when they are rebound to the new snapshot, not at a
+  // connect, and nothing re-checks them after that before their notAfter: the rebind warns.
+  WritePolicy(WithStaleCrl(FleetPolicy(), "warn"));
+  auto broker = StartBroker();
+  ASSERT_TRUE(broker);
+  Scene scene;
+  ASSERT_TRUE(SetUpScene(*broker, &scene)) << broker->Log();
+
+  const size_t mark = broker->LogMark();
+  WriteCrlExpiringIn({}, -60);
+  ASSERT_TRUE(broker->WaitForLog("(stale_crl: warn)", kDisconnectTimeout, mark)) << broker->Log();
+  std::this_thread::sleep_for(kSeveralSweeps);
+  EXPECT_EQ(Count(LogSince(*broker, mark), "(stale_crl: warn)"), 1u) << LogSince(*broker, mark);
+  EXPECT_TRUE(scene.client->IsConnected());
+  EXPECT_TRUE(StillServed(scene));
+}
+
 // --- CRL, denylist, policy or CA that cannot be read -------------------------------------------
 
 enum class Breakage { kDeleted, kTruncated, kDirectory };

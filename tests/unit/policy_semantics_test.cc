@@ -1136,6 +1136,69 @@ TEST(Connect, CrlGoesStaleWhileConnected) {
   EXPECT_EQ(policy->CheckStillValid(cert, "sensor-1", Now() + 3600).reason, Reason::kRevoked);
 }
 
+// StillValidUntil tells the Mosquitto plugin how long a connected client may go without a
+// re-check, so CheckStillValid must give the same answer (and the same warning, or none) at every
+// second up to it.
+void ExpectSameAnswerUntil(const PolicySnapshot& snapshot, const CertificateInfo& cert, int64_t now,
+                           int64_t until) {
+  const Decision at_now = snapshot.CheckStillValid(cert, "sensor-1", now);
+  for (const int64_t t : {now, now + 1, now + (until - now) / 2, until - 1, until}) {
+    if (t < now) continue;
+    const Decision later = snapshot.CheckStillValid(cert, "sensor-1", t);
+    EXPECT_EQ(later.allowed, at_now.allowed) << "now + " << t - now;
+    EXPECT_EQ(later.reason, at_now.reason) << "now + " << t - now;
+    EXPECT_EQ(later.detail, at_now.detail) << "now + " << t - now;
+  }
+}
+
+TEST(Connect, StillValidUntilIsTheIssuerCrlsNextUpdateWhileItIsFresh) {
+  for (const char* mode : {"deny", "warn"}) {
+    const Loaded policy(CrlPolicy(mode), {{"crl/fleet.crl", Ca().CrlPem({}, 600)}});
+    const CertificateInfo& cert = CnCert("sensor-1");
+    const int64_t now = Now();
+    const int64_t next_update = policy->crls().FindIssuer(cert.issuer_dn)->next_update;
+    ASSERT_LT(next_update, cert.not_after);
+    EXPECT_EQ(policy->StillValidUntil(cert, now), next_update) << mode;
+    ExpectSameAnswerUntil(*policy, cert, now, next_update);
+    // The next second the answer changes: refused (deny), or admitted with a warning (warn).
+    const Decision after = policy->CheckStillValid(cert, "sensor-1", next_update + 1);
+    if (std::string(mode) == "deny") {
+      EXPECT_EQ(after.reason, Reason::kRevoked);
+    } else {
+      EXPECT_TRUE(after.allowed);
+      EXPECT_NE(after.detail.find("stale"), std::string::npos) << after.detail;
+    }
+  }
+}
+
+TEST(Connect, StillValidUntilIgnoresACrlAlreadyStaleUnderWarn) {
+  // Nothing changes until notAfter: re-checking every second, as the plugin once did, parsed
+  // every connected client's certificate again every second while a CRL was stale.
+  const Loaded warn(CrlPolicy("warn"), {{"crl/fleet.crl", Ca().CrlPem({}, -60, -7200)}});
+  const CertificateInfo& cert = CnCert("sensor-1");
+  const int64_t now = Now();
+  EXPECT_EQ(warn->StillValidUntil(cert, now), cert.not_after);
+  ExpectSameAnswerUntil(*warn, cert, now, cert.not_after);
+  EXPECT_EQ(warn->CheckStillValid(cert, "sensor-1", cert.not_after + 1).reason,
+            Reason::kCertificateExpired);
+}
+
+TEST(Connect, StillValidUntilIsNowForACrlAlreadyStaleUnderDeny) {
+  const Loaded deny(CrlPolicy("deny"), {{"crl/fleet.crl", Ca().CrlPem({}, -60, -7200)}});
+  const CertificateInfo& cert = CnCert("sensor-1");
+  const int64_t now = Now();
+  EXPECT_EQ(deny->StillValidUntil(cert, now), now);
+  EXPECT_EQ(deny->CheckStillValid(cert, "sensor-1", now).reason, Reason::kRevoked);
+}
+
+TEST(Connect, StillValidUntilIsNotAfterWithoutCrls) {
+  const Loaded policy(CnPolicy(kOpenRules));
+  const CertificateInfo& cert = CnCert("sensor-1");
+  const int64_t now = Now();
+  EXPECT_EQ(policy->StillValidUntil(cert, now), cert.not_after);
+  ExpectSameAnswerUntil(*policy, cert, now, cert.not_after);
+}
+
 TEST(Connect, DenylistBySerialFingerprintAndId) {
   const Leaf by_serial = MakeLeaf(WithCn("sensor-1"));
   const Leaf by_sha = MakeLeaf(WithCn("sensor-2"));
