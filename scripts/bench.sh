@@ -27,7 +27,7 @@ jobs=${JOBS:-$(nproc)}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -g -DNDEBUG" "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" >/dev/null
 targets=(decision_bench crl_load_bench mosquitto_throughput_bench mosquitto_connect_bench
-         broker_instructions_bench memory_bench reload_stall_bench)
+         broker_instructions_bench memory_bench reload_stall_bench idle_broker_bench)
 have_exhook=0
 if grep -q "^exhook_bench:" <(ninja -C "$build" -t targets all 2>/dev/null); then
   targets+=(exhook_bench)
@@ -65,6 +65,7 @@ if [ "$quick" = 1 ]; then
   run broker_instructions_bench --rounds 2 --messages 200 --connections 20
   run memory_bench --clients 2000
   run reload_stall_bench --reloads 1 --idle-clients 500
+  run idle_broker_bench --clients 500 --seconds 3 --rounds 1
   [ "$have_exhook" = 1 ] && run exhook_bench --rounds 2 --calls 5000 --paced-seconds 2
 else
   run decision_bench
@@ -74,6 +75,7 @@ else
   run broker_instructions_bench
   run memory_bench
   run reload_stall_bench
+  run idle_broker_bench
   [ "$have_exhook" = 1 ] && run exhook_bench
 fi
 
