@@ -1,9 +1,10 @@
 // An idle broker's CPU with many connected devices: what certguard's once-a-second re-check
 // sweep costs when no message flows, and whether a CRL that has gone stale under
-// `stale_crl: warn` makes it dearer. The sweep visits every client each second, but re-checks
-// one (reading its certificate again) only once its PolicySnapshot::StillValidUntil has passed;
-// a stale CRL under `warn` once set that to "now" for every client, so every certificate was read
-// again every second.
+// `stale_crl: warn` makes it dearer. A client is re-checked (its certificate read again) only
+// once its PolicySnapshot::StillValidUntil has passed, and the sweep runs only once some client's
+// has (RecheckHorizon). Before: a stale CRL under `warn` set that to "now" for every client, so
+// every certificate was read again every second; and the sweep visited every client each second
+// to skip it.
 //
 // Configurations, each round on brokers of their own (raw TLS clients that connect, then only
 // keep their socket; keepalive 65535 s, so the broker has nothing to do for them):

@@ -125,8 +125,7 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   ClientState state;
   state.connection = client;
   state.certificate = std::move(peer);
-  state.not_before = certificate->not_before;
-  state.valid_until = snapshot_->StillValidUntil(*certificate, now);
+  SetValidity(state, *certificate, now);
   state.session = std::move(session);
   clients_.Put(client_id, std::move(state));
   return MOSQ_ERR_SUCCESS;
@@ -249,7 +248,7 @@ void CertguardPlugin::OnTick() {
       StartSweep();
     }
   }
-  if (sweep_.empty() && now >= next_sweep_) StartSweep();
+  if (sweep_.empty() && now >= next_sweep_ && !horizon_.Holds(now)) StartSweep();
   if (!sweep_.empty()) ContinueSweep(now);
   if (timed && reload_cost_.active) {
     const int64_t spent = ThreadCpuNs() - tick_began;
@@ -286,6 +285,7 @@ void CertguardPlugin::StartSweep() {
   for (const auto& [client_id, state] : clients_.all()) {
     if (!state.refused) sweep_.push_back(client_id);
   }
+  horizon_.BeginPass();
   next_sweep_ = std::time(nullptr) + kRecheckIntervalSeconds;
 }
 
@@ -311,7 +311,10 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
       costly = true;
       continue;  // a rebind re-checks revocation and dates too
     }
-    if (now >= state->not_before && now <= state->valid_until) continue;
+    if (now >= state->not_before && now <= state->valid_until) {
+      horizon_.Narrow(state->not_before, state->valid_until);
+      continue;
+    }
     costly = true;
     const auto certificate = InfoOf(state->certificate.get());
     if (!certificate) {
@@ -325,9 +328,16 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
       continue;
     }
     if (!still.detail.empty()) WarnOnce(still.detail);
-    state->not_before = certificate->not_before;
-    state->valid_until = snapshot_->StillValidUntil(*certificate, now);
+    SetValidity(*state, *certificate, now);
   }
+  horizon_.FinishPass();
+}
+
+void CertguardPlugin::SetValidity(ClientState& state, const CertificateInfo& certificate,
+                                  int64_t now) {
+  state.not_before = certificate.not_before;
+  state.valid_until = snapshot_->StillValidUntil(certificate, now);
+  horizon_.Narrow(state.not_before, state.valid_until);
 }
 
 void CertguardPlugin::WarnOnce(std::string_view warning) {
@@ -372,8 +382,7 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
   }
   state.session = std::move(session);
   state.recent_allow.Forget();
-  state.not_before = certificate->not_before;
-  state.valid_until = snapshot_->StillValidUntil(*certificate, now);
+  SetValidity(state, *certificate, now);
   return true;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mosquitto-plugin/client_registry.h"
+#include "mosquitto-plugin/recheck_horizon.h"
 #include "mosquitto-plugin/snapshot_reaper.h"
 #include "shared/audit_log.h"
 #include "shared/policy_store.h"
@@ -50,15 +51,19 @@ class CertguardPlugin {
   // admits it. Returns false when refused.
   bool Rebind(const std::string& client_id, ClientState& state, int64_t now);
   // Starts a sweep over every known client (a copy of their ids, so the registry may change
-  // while it runs).
+  // while it runs): after a snapshot swap, and at most once a second while horizon_ does not
+  // hold.
   void StartSweep();
   // Works through the sweep for at most kSweepBudget, so no tick holds up message delivery for
   // long: each client is rebound to the current snapshot if needed, then its revocation and
   // dates are re-checked.
   void ContinueSweep(int64_t now);
+  // Records until when `certificate`'s revocation and date checks keep answering as they just
+  // did at `now`, in `state` and in horizon_.
+  void SetValidity(ClientState& state, const CertificateInfo& certificate, int64_t now);
   void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
   // Logs a warning that an allowing decision carried (`stale_crl: warn`) the first time it is
-  // seen: a stale CRL warns through every client of its issuer on every sweep.
+  // seen: a stale CRL warns for every client of its issuer that connects or is re-checked.
   void WarnOnce(std::string_view warning);
   void Audit(std::string_view client_id, std::string_view device_id, Action action,
              std::string_view topic, const Decision& decision);
@@ -75,6 +80,7 @@ class CertguardPlugin {
   std::vector<std::string> to_forget_;  // client ids whose state ended; see ClientState::ended
   std::vector<std::string> sweep_;      // client ids still to visit in the current sweep
   int64_t next_sweep_ = 0;
+  RecheckHorizon horizon_;        // while it holds, a sweep would only skip every client
   uint64_t seen_generation_ = 0;  // the store's generation when OnTick last looked at it
   int64_t store_checked_at_ = 0;  // and when (Unix seconds)
   // The broker thread's CPU time spent on the last reload, logged once its sweep is done.
