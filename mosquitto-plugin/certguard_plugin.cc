@@ -286,6 +286,7 @@ void CertguardPlugin::StartSweep() {
     if (!state.refused) sweep_.push_back(client_id);
   }
   horizon_.BeginPass();
+  if (sweep_.empty()) horizon_.FinishPass();  // nothing to visit: ContinueSweep will not run
   next_sweep_ = std::time(nullptr) + kRecheckIntervalSeconds;
 }
 
