@@ -65,7 +65,7 @@ if [ "$quick" = 1 ]; then
   run broker_instructions_bench --rounds 2 --messages 200 --connections 20
   run memory_bench --clients 2000
   run reload_stall_bench --reloads 1 --idle-clients 500
-  run idle_broker_bench --clients 500 --seconds 3 --rounds 1
+  run idle_broker_bench --clients 500 --seconds 3 --rounds 3
   [ "$have_exhook" = 1 ] && run exhook_bench --rounds 2 --calls 5000 --paced-seconds 2
 else
   run decision_bench
