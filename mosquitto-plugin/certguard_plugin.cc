@@ -119,9 +119,7 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   }
   mosquitto_log_printf(MOSQ_LOG_INFO, "certguard: client \"%s\" is device \"%s\"",
                        client_id.c_str(), session.device_id.c_str());
-  if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
-    WarnOnce(warning);
-  }
+  WarnOnce(ConnectWarning(decision));
   ClientState state;
   state.connection = client;
   state.certificate = std::move(peer);
@@ -328,7 +326,7 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
       Refuse(client_id, *state, still);
       continue;
     }
-    if (!still.detail.empty()) WarnOnce(still.detail);
+    WarnOnce(still.detail);
     SetValidity(*state, *certificate, now);
   }
   horizon_.FinishPass();
@@ -342,7 +340,7 @@ void CertguardPlugin::SetValidity(ClientState& state, const CertificateInfo& cer
 }
 
 void CertguardPlugin::WarnOnce(std::string_view warning) {
-  if (!warned_.FirstTime(warning)) return;
+  if (warning.empty() || !warned_.FirstTime(warning)) return;
   mosquitto_log_printf(MOSQ_LOG_WARNING, "certguard: warning: %.*s; clients are still admitted",
                        static_cast<int>(warning.size()), warning.data());
 }
@@ -378,9 +376,7 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
   }
   // The new snapshot may hold a CRL that is already stale under `stale_crl: warn`: say so now,
   // as a connect would, since nothing re-checks this client before its notAfter.
-  if (const std::string_view warning = ConnectWarning(decision); !warning.empty()) {
-    WarnOnce(warning);
-  }
+  WarnOnce(ConnectWarning(decision));
   state.session = std::move(session);
   state.recent_allow.Forget();
   SetValidity(state, *certificate, now);

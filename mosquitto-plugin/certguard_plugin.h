@@ -63,7 +63,8 @@ class CertguardPlugin {
   void SetValidity(ClientState& state, const CertificateInfo& certificate, int64_t now);
   void Refuse(const std::string& client_id, ClientState& state, const Decision& why);
   // Logs a warning that an allowing decision carried (`stale_crl: warn`) the first time it is
-  // seen: a stale CRL warns for every client of its issuer that connects or is re-checked.
+  // seen: a stale CRL warns for every client of its issuer that connects or is re-checked. An
+  // empty warning (the usual case) logs nothing.
   void WarnOnce(std::string_view warning);
   void Audit(std::string_view client_id, std::string_view device_id, Action action,
              std::string_view topic, const Decision& decision);

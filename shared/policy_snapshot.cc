@@ -169,11 +169,11 @@ Decision PolicySnapshot::CheckStillValid(const CertificateInfo& cert, std::strin
 
 int64_t PolicySnapshot::StillValidUntil(const CertificateInfo& cert, int64_t now) const {
   const CrlSet::IssuerCrl* crl = crls_.FindIssuer(cert.issuer_dn);
-  if (crl == nullptr || (crl->next_update < now && policy_->stale_crl == StaleCrlMode::kWarn)) {
-    return cert.not_after;
-  }
-  // Under `deny` a stale CRL refuses at the next check, so that check is now.
-  return crl->next_update >= now ? std::min(cert.not_after, crl->next_update) : now;
+  if (crl == nullptr) return cert.not_after;
+  if (!crl->StaleAt(now)) return std::min(cert.not_after, crl->next_update);
+  // Stale: under `warn` nothing changes any more (its warning is given once); under `deny` the
+  // next check refuses, so that check is now.
+  return policy_->stale_crl == StaleCrlMode::kWarn ? cert.not_after : now;
 }
 
 bool PolicySnapshot::IssuerVerified(const CertificateInfo& cert) const {

@@ -235,7 +235,7 @@ RevocationStatus CrlSet::Check(const CertificateInfo& cert, int64_t now, StaleCr
   }
   const IssuerCrl& crl = it->second;
   std::string warning;
-  if (now > crl.next_update) {
+  if (crl.StaleAt(now)) {
     std::string what = "CRL " + crl.next_update_source + " for issuer " + cert.issuer_dn +
                        " is stale: nextUpdate " + FormatUnixTime(crl.next_update) + " has passed";
     if (stale == StaleCrlMode::kDeny) return {Kind::kStaleCrl, std::move(what)};

@@ -75,6 +75,9 @@ class CrlSet {
     int64_t next_update = INT64_MAX;  // Unix seconds; INT64_MAX when absent
     std::string next_update_source;   // the display path that gave next_update
     std::unordered_set<std::string> revoked_serials;  // same form as CertificateInfo::serial_hex
+
+    // Past its nextUpdate at `now`: what `stale_crl` decides about.
+    bool StaleAt(int64_t now) const { return now > next_update; }
   };
 
  private:
