@@ -319,11 +319,8 @@ int main(int argc, char** argv) {
   }
   // Every broker's warm-up and measured connections by devices never seen before, for B'.
   const int warm_up_connections = std::min(connections, kDevices);
-  std::vector<ClientIdentity> fresh;
-  for (int i = 0; i < rounds * (warm_up_connections + connections); ++i) {
-    const auto issued = pki.ca().Issue(certguard::testing::WithCn("new-" + std::to_string(i)));
-    fresh.emplace_back("new-" + std::to_string(i), issued.cert_pem, issued.key_pem);
-  }
+  const std::vector<ClientIdentity> fresh =
+      IssueIdentities(pki, "new-", rounds * (warm_up_connections + connections));
   size_t fresh_used = 0;
   TlsClientContext tls(pki.ca_path());
   std::vector<ConnectConfig> connect_configs;

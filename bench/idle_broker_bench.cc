@@ -14,8 +14,6 @@
 // Reported: the broker's CPU over a window, in milliseconds per second, medians of the rounds.
 //
 // Usage: idle_broker_bench [--clients N] [--seconds S] [--rounds R]
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +23,7 @@
 
 #include "bench/support/bench_support.h"
 #include "bench/support/raw_mqtt.h"
+#include "tests/support/file_limit.h"
 #include "tests/support/mosquitto_broker.h"
 
 namespace {
@@ -75,23 +74,12 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
   }
-  // One socket per client here and one in the broker (which inherits this limit).
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
+  certguard::testing::RaiseFileLimit();
   std::printf("idle broker: %d clients, %d s windows, %d rounds; load average %s\n", clients,
               seconds, rounds, LoadAverage().c_str());
 
   BenchPki pki;
-  std::vector<ClientIdentity> identities;
-  identities.reserve(static_cast<size_t>(clients));
-  for (int i = 0; i < clients; ++i) {
-    const std::string id = "sensor-" + std::to_string(i);
-    const auto issued = pki.ca().Issue(certguard::testing::WithCn(id));
-    identities.emplace_back(id, issued.cert_pem, issued.key_pem);
-  }
+  const std::vector<ClientIdentity> identities = IssueIdentities(pki, "sensor-", clients);
   const std::vector<std::string> few_revoked = RevokedSerials(10);
   const std::string fresh = WritePolicyDir(pki, "fresh", ExamplePolicyText(), few_revoked);
   std::string warn_policy = ExamplePolicyText();

@@ -13,7 +13,6 @@
 // Usage: memory_bench [--clients N]
 #include <malloc.h>
 #include <openssl/x509.h>
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +28,7 @@
 #include "mosquitto-plugin/client_registry.h"
 #include "shared/certificate_info.h"
 #include "shared/policy_snapshot.h"
+#include "tests/support/file_limit.h"
 #include "tests/support/mosquitto_broker.h"
 
 namespace {
@@ -87,16 +87,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--clients") == 0) clients = std::atoi(argv[i + 1]);
   }
-  // Each client is one socket here and one in the broker (which inherits this limit).
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
-      limit.rlim_cur < static_cast<rlim_t>(clients) + 200) {
+  if (const rlim_t files = certguard::testing::RaiseFileLimit();
+      files != 0 && files < static_cast<rlim_t>(clients) + 200) {
     Fail(Format("open file limit %llu is too low for %d clients (ulimit -n)",
-                static_cast<unsigned long long>(limit.rlim_cur), clients));
+                static_cast<unsigned long long>(files), clients));
   }
   std::printf("memory: %d clients; load average %s\n", clients, LoadAverage().c_str());
 

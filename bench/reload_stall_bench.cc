@@ -240,12 +240,7 @@ int main(int argc, char** argv) {
   BenchPki pki;
   const BenchPki::Client pub = pki.IssueClient(kPublisher);
   const BenchPki::Client sub = pki.IssueClient(kSubscriber);
-  std::vector<ClientIdentity> idle;
-  for (int i = 0; i < idle_clients; ++i) {
-    const std::string id = "sensor-" + std::to_string(i);
-    const auto issued = pki.ca().Issue(certguard::testing::WithCn(id));
-    idle.emplace_back(id, issued.cert_pem, issued.key_pem);
-  }
+  const std::vector<ClientIdentity> idle = IssueIdentities(pki, "sensor-", idle_clients);
   // Two versions of each file, swapped in turn: each reload changes both.
   const std::string policy_text = WithDeviceRules(ExamplePolicyText(), kFleetDevices);
   const std::string policies[2] = {policy_text,

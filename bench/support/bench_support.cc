@@ -161,6 +161,17 @@ BenchPki::Client BenchPki::IssueClient(const std::string& id) {
   return client;
 }
 
+std::vector<ClientIdentity> IssueIdentities(BenchPki& pki, const std::string& prefix, int count) {
+  std::vector<ClientIdentity> identities;
+  identities.reserve(static_cast<size_t>(std::max(count, 0)));
+  for (int i = 0; i < count; ++i) {
+    const std::string id = prefix + std::to_string(i);
+    const testing::IssuedCertificate issued = pki.ca().Issue(testing::WithCn(id));
+    identities.emplace_back(id, issued.cert_pem, issued.key_pem);
+  }
+  return identities;
+}
+
 std::string ExamplePolicyText() {
   const std::string path = std::string(CERTGUARD_SOURCE_DIR) + "/policies/sensors-dashboards.yaml";
   std::string text = ReadFile(path);

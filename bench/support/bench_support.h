@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/raw_mqtt.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_client.h"
 #include "tests/support/test_pki.h"
@@ -74,6 +75,10 @@ class BenchPki {
   std::string server_cert_path_;
   std::string server_key_path_;
 };
+
+// `count` identities for raw clients, CN and client id `prefix`0, `prefix`1, …, issued by
+// `pki`'s CA (nothing written to disk). With "sensor-", devices of the example policy.
+std::vector<ClientIdentity> IssueIdentities(BenchPki& pki, const std::string& prefix, int count);
 
 // policies/sensors-dashboards.yaml as shipped (the example policy the demo runs on).
 std::string ExamplePolicyText();

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -12,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+#include "tests/support/file_limit.h"
 
 // What both soak tests share: how long to run, file descriptor limits, a process's RSS, and the
 // figures they print.
@@ -35,16 +36,7 @@ inline int EnvInt(const char* name, int fallback) {
   return value != nullptr && std::atoi(value) > 0 ? std::atoi(value) : fallback;
 }
 
-// Raises the soft file-descriptor limit to the hard one. Processes this one starts (the broker)
-// inherit it. Returns the new soft limit.
-inline rlim_t RaiseFileLimit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
-}
+using certguard::testing::RaiseFileLimit;
 
 // VmRSS of /proc/PID/status, in KiB; 0 when the process is gone.
 inline long RssKib(pid_t pid) {
