@@ -18,8 +18,11 @@ namespace {
 // How often revocation and validity dates are re-checked for connected clients when no file has
 // changed: a CRL goes stale and a certificate expires with time alone.
 constexpr int64_t kRecheckIntervalSeconds = 1;
-// The most a tick spends re-checking clients before it lets the broker deliver messages again.
+// The most a tick spends re-checking clients before it lets the broker deliver messages again,
+// and how many times as long the sweep then rests (SweepPacer): at most a quarter of the broker
+// thread's time.
 constexpr auto kSweepBudget = std::chrono::microseconds(1000);
+constexpr int kSweepRestPerBusy = 3;
 
 // CPU time of the calling thread: what the broker's thread spent, whatever else the machine ran.
 int64_t ThreadCpuNs() {
@@ -74,7 +77,10 @@ Result<std::unique_ptr<CertguardPlugin>> CertguardPlugin::Create(const Options& 
 
 CertguardPlugin::CertguardPlugin(Options options, std::unique_ptr<PolicyStore> store,
                                  std::unique_ptr<AuditLog> audit)
-    : options_(std::move(options)), store_(std::move(store)), audit_(std::move(audit)) {
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      audit_(std::move(audit)),
+      sweep_pacer_(kSweepBudget, kSweepRestPerBusy) {
   snapshot_ = store_->current();
   store_->StartWatching();
   const auto& policy = snapshot_->policy();
@@ -242,12 +248,17 @@ void CertguardPlugin::OnTick() {
       mosquitto_log_printf(MOSQ_LOG_NOTICE,
                            "certguard: policy reloaded (generation %llu); re-checking %zu clients",
                            static_cast<unsigned long long>(store_->generation()), clients_.size());
-      reload_cost_ = {true, store_->generation(), clients_.size(), 0, 0, 0};
+      reload_cost_ = {true, store_->generation(), clients_.size(), 0, 0, 0, tick_began_wall};
       StartSweep();
     }
   }
   if (sweep_.empty() && now >= next_sweep_ && !horizon_.Holds(now)) StartSweep();
-  if (!sweep_.empty()) ContinueSweep(now);
+  if (!sweep_.empty()) {
+    // The clock is read only while a sweep is under way: this runs after every message.
+    if (const auto wall = std::chrono::steady_clock::now(); sweep_pacer_.MayRun(wall)) {
+      ContinueSweep(now, wall);
+    }
+  }
   if (timed && reload_cost_.active) {
     const int64_t spent = ThreadCpuNs() - tick_began;
     reload_cost_.busy_ns += spent;
@@ -261,11 +272,15 @@ void CertguardPlugin::OnTick() {
       reload_cost_.active = false;
       mosquitto_log_printf(MOSQ_LOG_NOTICE,
                            "certguard: generation %llu re-checked %zu clients in %.2f ms of the "
-                           "broker thread's time, the longest tick %.2f ms (%.2f ms wall)",
+                           "broker thread's time, the longest tick %.2f ms (%.2f ms wall), "
+                           "over %.1f ms",
                            static_cast<unsigned long long>(reload_cost_.generation),
                            reload_cost_.clients, static_cast<double>(reload_cost_.busy_ns) / 1e6,
                            static_cast<double>(reload_cost_.longest_tick_ns) / 1e6,
-                           static_cast<double>(reload_cost_.longest_tick_wall_ns) / 1e6);
+                           static_cast<double>(reload_cost_.longest_tick_wall_ns) / 1e6,
+                           std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - reload_cost_.swapped_at)
+                               .count());
     }
   }
   reaper_.Collect();
@@ -288,8 +303,8 @@ void CertguardPlugin::StartSweep() {
   next_sweep_ = std::time(nullptr) + kRecheckIntervalSeconds;
 }
 
-void CertguardPlugin::ContinueSweep(int64_t now) {
-  const auto deadline = std::chrono::steady_clock::now() + kSweepBudget;
+void CertguardPlugin::ContinueSweep(int64_t now, std::chrono::steady_clock::time_point start) {
+  const auto deadline = sweep_pacer_.Deadline(start);
   size_t visited = 0;
   bool costly = false;
   while (!sweep_.empty()) {
@@ -297,9 +312,11 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     // at it every few clients. A rebind or a re-check costs a hundred times more (parsing the
     // certificate, and with require_issuer verifying its signature): look after each, or 32 of
     // them hold up delivery for 3-4 ms (bench/reload_stall_bench).
-    if ((std::exchange(costly, false) || ++visited % 32 == 0) &&
-        std::chrono::steady_clock::now() > deadline) {
-      return;
+    if (std::exchange(costly, false) || ++visited % 32 == 0) {
+      if (const auto at = std::chrono::steady_clock::now(); at > deadline) {
+        sweep_pacer_.SliceEnded(start, at);
+        return;
+      }
     }
     const std::string client_id = std::move(sweep_.back());
     sweep_.pop_back();
@@ -330,6 +347,7 @@ void CertguardPlugin::ContinueSweep(int64_t now) {
     SetValidity(*state, *certificate, now);
   }
   horizon_.FinishPass();
+  sweep_pacer_.SweepFinished();
 }
 
 void CertguardPlugin::SetValidity(ClientState& state, const CertificateInfo& certificate,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "mosquitto-plugin/client_registry.h"
 #include "mosquitto-plugin/recheck_horizon.h"
 #include "mosquitto-plugin/snapshot_reaper.h"
+#include "mosquitto-plugin/sweep_pacer.h"
 #include "shared/audit_log.h"
 #include "shared/policy_store.h"
 #include "shared/warnings_logged.h"
@@ -54,10 +56,10 @@ class CertguardPlugin {
   // while it runs): after a snapshot swap, and at most once a second while horizon_ does not
   // hold.
   void StartSweep();
-  // Works through the sweep for at most kSweepBudget, so no tick holds up message delivery for
-  // long: each client is rebound to the current snapshot if needed, then its revocation and
-  // dates are re-checked.
-  void ContinueSweep(int64_t now);
+  // Works through the sweep from `start` for at most kSweepBudget, so no tick holds up message
+  // delivery for long (and sweep_pacer_ then makes it rest): each client is rebound to the
+  // current snapshot if needed, then its revocation and dates are re-checked.
+  void ContinueSweep(int64_t now, std::chrono::steady_clock::time_point start);
   // Records until when `certificate`'s revocation and date checks keep answering as they just
   // did at `now`, in `state` and in horizon_.
   void SetValidity(ClientState& state, const CertificateInfo& certificate, int64_t now);
@@ -82,6 +84,7 @@ class CertguardPlugin {
   std::vector<std::string> sweep_;      // client ids still to visit in the current sweep
   int64_t next_sweep_ = 0;
   RecheckHorizon horizon_;        // while it holds, a sweep would only skip every client
+  SweepPacer sweep_pacer_;        // when the sweep under way may next use the broker's thread
   uint64_t seen_generation_ = 0;  // the store's generation when OnTick last looked at it
   int64_t store_checked_at_ = 0;  // and when (Unix seconds)
   // The broker thread's CPU time spent on the last reload, logged once its sweep is done.
@@ -92,6 +95,7 @@ class CertguardPlugin {
     int64_t busy_ns = 0;
     int64_t longest_tick_ns = 0;
     int64_t longest_tick_wall_ns = 0;
+    std::chrono::steady_clock::time_point swapped_at;  // the sweep's span, paced by sweep_pacer_
   } reload_cost_;
   bool warned_unknown_client_ = false;
   WarningsLogged warned_;
