@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/integration/plugin_fixture.h"
+#include "tests/support/count_occurrences.h"
 
 namespace certguard::testing {
 namespace {
@@ -41,14 +42,6 @@ std::string Replaced(std::string text, const std::string& from, const std::strin
 
 std::string WithStaleCrl(const std::string& policy, const std::string& mode) {
   return Replaced(policy, "  refresh: ", "  stale_crl: " + mode + "\n  refresh: ");
-}
-
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
 }
 
 class FailClosedTest : public PluginTestBase {
@@ -157,7 +150,7 @@ TEST_F(FailClosedTest, StaleCrlUnderWarnAdmitsClientsAndLogsOneWarning) {
   ASSERT_TRUE(broker->WaitForLog("(stale_crl: warn)", kReloadTimeout)) << broker->Log();
   // Two clients rely on the stale CRL and are re-checked every second: still one line.
   std::this_thread::sleep_for(kSeveralSweeps);
-  EXPECT_EQ(Count(broker->Log(), "(stale_crl: warn)"), 1u) << broker->Log();
+  EXPECT_EQ(CountOccurrences(broker->Log(), "(stale_crl: warn)"), 1u) << broker->Log();
   EXPECT_TRUE(broker->WaitForLog("certguard: warning: CRL ", kReloadTimeout)) << broker->Log();
   EXPECT_TRUE(StillServed(scene));
 }
@@ -190,7 +183,8 @@ TEST_F(FailClosedTest, CrlThatGoesStaleWhileAClientIsConnectedKeepsItUnderWarnAn
   WriteCrlExpiringIn({}, kSoonSeconds);
   ASSERT_TRUE(broker->WaitForLog("(stale_crl: warn)", kDisconnectTimeout, mark)) << broker->Log();
   std::this_thread::sleep_for(kSeveralSweeps);
-  EXPECT_EQ(Count(LogSince(*broker, mark), "(stale_crl: warn)"), 1u) << LogSince(*broker, mark);
+  EXPECT_EQ(CountOccurrences(LogSince(*broker, mark), "(stale_crl: warn)"), 1u)
+      << LogSince(*broker, mark);
   EXPECT_TRUE(scene.client->IsConnected());
   EXPECT_TRUE(StillServed(scene));
   EXPECT_EQ(ConnectCode(*broker, MakeDevice("sensor-2")), 0);
@@ -217,7 +211,8 @@ TEST_F(FailClosedTest, CrlReplacedByOneAlreadyStaleUnderWarnIsWarnedOnceForConne
   WriteCrlExpiringIn({}, -60);
   ASSERT_TRUE(broker->WaitForLog("(stale_crl: warn)", kDisconnectTimeout, mark)) << broker->Log();
   std::this_thread::sleep_for(kSeveralSweeps);
-  EXPECT_EQ(Count(LogSince(*broker, mark), "(stale_crl: warn)"), 1u) << LogSince(*broker, mark);
+  EXPECT_EQ(CountOccurrences(LogSince(*broker, mark), "(stale_crl: warn)"), 1u)
+      << LogSince(*broker, mark);
   EXPECT_TRUE(scene.client->IsConnected());
   EXPECT_TRUE(StillServed(scene));
 }

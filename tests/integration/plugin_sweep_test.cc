@@ -12,6 +12,7 @@
 
 #include "bench/support/raw_mqtt.h"
 #include "tests/integration/plugin_fixture.h"
+#include "tests/support/count_occurrences.h"
 
 namespace certguard::testing {
 namespace {
@@ -23,14 +24,6 @@ using bench::TlsClientContext;
 // Each re-check reads the device's certificate again (15-25 us here), so 400 of them take several
 // of the sweep's 1 ms slices.
 constexpr int kFleet = 400;
-
-size_t Occurrences(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
 
 class PluginSweepTest : public PluginTestBase {};
 
@@ -55,8 +48,8 @@ TEST_F(PluginSweepTest, RevokingAFleetTooLargeForOneSliceDisconnectsEveryIdleDev
   WriteDenylist(denylist);
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   size_t disconnected = 0;
-  while ((disconnected = Occurrences(LogSince(*broker, mark), "certguard: disconnecting client")) <
-             kFleet &&
+  while ((disconnected = CountOccurrences(LogSince(*broker, mark),
+                                          "certguard: disconnecting client")) < kFleet &&
          Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -28,11 +28,13 @@
 #include "tests/exhook/fake_emqx.h"
 #include "tests/soak/soak_policies.h"
 #include "tests/soak/soak_support.h"
+#include "tests/support/count_occurrences.h"
 #include "tests/support/test_pki.h"
 
 namespace certguard::soak {
 namespace {
 
+using certguard::testing::CountOccurrences;
 using std::chrono::milliseconds;
 
 constexpr int kClients = 64;
@@ -44,14 +46,6 @@ void WriteAtomically(const testing::TempDir& dir, const std::string& name,
                      const std::string& contents) {
   const std::string temp = dir.Write("." + name + ".tmp", contents);
   std::rename(temp.c_str(), (dir.path() + "/" + name).c_str());
-}
-
-size_t CountOf(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
 }
 
 struct Tally {
@@ -167,8 +161,8 @@ TEST(ExhookSoakTest, SixtyFourEmqxConnectionsUnderPolicyRewritesSeeNoErrorsNoWro
         << kKindNames[kind] << " always allowed";
   }
   const std::string output = server.Output();
-  const size_t reloads = CountOf(output, "policy reloaded");
-  const size_t rejected = CountOf(output, "policy change rejected");
+  const size_t reloads = CountOccurrences(output, "policy reloaded");
+  const size_t rejected = CountOccurrences(output, "policy change rejected");
   EXPECT_GT(reloads, 0u);
   EXPECT_GT(rejected, 0u);
   EXPECT_GT(rss.after_warm_up, 0);

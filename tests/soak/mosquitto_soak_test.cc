@@ -33,12 +33,14 @@
 #include "tests/soak/soak_mqtt.h"
 #include "tests/soak/soak_policies.h"
 #include "tests/soak/soak_support.h"
+#include "tests/support/count_occurrences.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/test_pki.h"
 
 namespace certguard::soak {
 namespace {
 
+using certguard::testing::CountOccurrences;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kRewriteInterval{100};
@@ -408,14 +410,6 @@ std::string LogExcerpt(const std::string& log, const std::string& needle, size_t
   return out;
 }
 
-size_t CountOf(const std::string& text, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConnectedAndRssIsFlat) {
 #ifndef CERTGUARD_PLUGIN_PATH
   FAIL() << "certguard_mosquitto is not built (the build always makes it: check CMake)";
@@ -654,8 +648,8 @@ TEST(MosquittoSoakTest, DevicesUnderPolicyRewritesGetOnlyAllowedMessagesStayConn
   }
 
   const std::string log = broker.Log().substr(mark);
-  const size_t reloads = CountOf(log, "certguard: policy reloaded");
-  const size_t rejected = CountOf(log, "certguard: policy change rejected");
+  const size_t reloads = CountOccurrences(log, "certguard: policy reloaded");
+  const size_t rejected = CountOccurrences(log, "certguard: policy change rejected");
   EXPECT_GT(reloads, 0u);
   EXPECT_GT(rejected, 0u);
   EXPECT_EQ(log.find("certguard: disconnecting"), std::string::npos) << log.substr(0, 4000);
