@@ -47,25 +47,14 @@ void WakeupProbe::Run() {
   }
 }
 
-WakeupProbe::Stats WakeupProbe::Between(int64_t begin_ns, int64_t end_ns) const {
-  std::vector<double> late_ms;
-  {
-    std::lock_guard lock(mutex_);
-    for (const Wakeup& w : wakeups_) {
-      if (w.due_ns >= begin_ns && w.due_ns <= end_ns) {
-        late_ms.push_back(static_cast<double>(w.woke_ns - w.due_ns) / 1e6);
-      }
-    }
+double WakeupProbe::LongestLateDueBetween(int64_t begin_ns, int64_t end_ns) const {
+  int64_t longest = 0;
+  std::lock_guard lock(mutex_);
+  for (const Wakeup& w : wakeups_) {
+    if (w.due_ns >= begin_ns && w.due_ns <= end_ns)
+      longest = std::max(longest, w.woke_ns - w.due_ns);
   }
-  Stats stats;
-  stats.wakeups = late_ms.size();
-  if (late_ms.empty()) return stats;
-  std::sort(late_ms.begin(), late_ms.end());
-  stats.max_late_ms = late_ms.back();
-  stats.p99_late_ms = late_ms[(late_ms.size() - 1) * 99 / 100];
-  stats.late_over_5ms =
-      static_cast<size_t>(late_ms.end() - std::upper_bound(late_ms.begin(), late_ms.end(), 5.0));
-  return stats;
+  return static_cast<double>(longest) / 1e6;
 }
 
 double WakeupProbe::LongestLateWithin(int64_t begin_ns, int64_t end_ns) const {

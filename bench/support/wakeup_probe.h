@@ -1,7 +1,6 @@
 #pragma once
 
 #include <atomic>
-#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -22,12 +21,6 @@ class WakeupProbe {
     int64_t due_ns;
     int64_t woke_ns;
   };
-  struct Stats {
-    size_t wakeups = 0;
-    double max_late_ms = 0;
-    double p99_late_ms = 0;
-    size_t late_over_5ms = 0;
-  };
 
   WakeupProbe();
   ~WakeupProbe();
@@ -37,8 +30,8 @@ class WakeupProbe {
   // Whether the probe got real-time priority (it runs at normal priority otherwise, and then
   // other processes' load shows in it too).
   bool realtime() const { return realtime_.load(); }
-  // Wake-ups due in [begin_ns, end_ns].
-  Stats Between(int64_t begin_ns, int64_t end_ns) const;
+  // The latest that any wake-up due in [begin_ns, end_ns] came, in ms.
+  double LongestLateDueBetween(int64_t begin_ns, int64_t end_ns) const;
   // The longest time the probe waited past a due time inside [begin_ns, end_ns]: how long the
   // machine was away during that span, as far as the probe saw.
   double LongestLateWithin(int64_t begin_ns, int64_t end_ns) const;
