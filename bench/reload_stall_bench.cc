@@ -6,10 +6,11 @@
 // delivery latency (arrival - send time in the payload: the longest a message was held up) and
 // the longest gap between consecutive arrivals. Also reported: the broker thread's CPU time in
 // the longest certguard tick of each reload, as the plugin logs it (free of scheduling noise),
-// and, per window, how late this machine woke a real-time thread that does nothing else
-// (WakeupProbe): the floor under any delivery latency measured here. A delivery over 5 ms is
-// counted as the machine's when the probe saw the machine away, inside that message's flight,
-// for at least its excess over 5 ms.
+// and, per window, how late this machine woke a real-time thread that does nothing else, one on
+// each CPU (WakeupProbe): the floor under any delivery latency measured here. A delivery over
+// 5 ms is counted as the machine's when a probe saw its CPU away, inside that message's flight,
+// for at least the delivery's excess over 5 ms. (Every message crosses four threads, publisher,
+// its network thread, broker and subscriber, on two CPUs: a CPU away for that long holds it up.)
 //
 // Usage: reload_stall_bench [--reloads N] [--idle-clients N]
 // With CERTGUARD_BENCH_VERBOSE set it also lists each delivery held up over 5 ms and each time the
@@ -171,9 +172,11 @@ WindowStats Analyse(const std::vector<Arrival>& arrivals, const Window& window,
       ++stats.over_target;
       const double away_ms = probe.LongestLateWithin(a.sent_ns, a.arrived_ns);
       if (verbose) {
-        std::printf("  %s: at %.3f s held %.2f ms, machine away %.2f ms\n", window.name.c_str(),
-                    static_cast<double>(a.arrived_ns - window.begin_ns) / 1e9, latencies.back(),
-                    away_ms);
+        // The send time on the monotonic clock too: to find the message in a trace taken
+        // beside the run (perf record -k CLOCK_MONOTONIC).
+        std::printf("  %s: at %.3f s held %.2f ms, machine away %.2f ms (sent at %.6f s)\n",
+                    window.name.c_str(), static_cast<double>(a.arrived_ns - window.begin_ns) / 1e9,
+                    latencies.back(), away_ms, static_cast<double>(a.sent_ns) / 1e9);
       }
       if (away_ms >= latencies.back() - kTargetStallMs) {
         ++stats.machine_away;
@@ -279,7 +282,7 @@ void Promote(certguard::testing::TempDir& dir, const std::string& staged,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens under bench.sh
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int reloads = 3;
   int idle_clients = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -399,9 +402,9 @@ int main(int argc, char** argv) {
     const WindowStats s = Analyse(arrivals, window, probe, verbose);
     if (verbose) {
       for (const WakeupProbe::Wakeup& w : probe.LateWakeups(window.begin_ns, window.end_ns, 3)) {
-        std::printf("  %s: at %.3f s the machine was away %.2f ms\n", window.name.c_str(),
+        std::printf("  %s: at %.3f s the machine was away %.2f ms (CPU %d)\n", window.name.c_str(),
                     static_cast<double>(w.due_ns - window.begin_ns) / 1e9,
-                    static_cast<double>(w.woke_ns - w.due_ns) / 1e6);
+                    static_cast<double>(w.woke_ns - w.due_ns) / 1e6, w.cpu);
       }
     }
     std::printf("%-18s %8zu %9.2f ms %9.2f ms %9.2f ms %6llu %7.2f s %8.2f ms %4zu (%zu)\n",
@@ -423,10 +426,11 @@ int main(int argc, char** argv) {
     lost += s.lost;
   }
   std::printf(
-      "machine late: the longest a real-time thread that only sleeps 1 ms at a time woke late "
-      "(%s); > 5 ms: deliveries held up over 5 ms (in brackets, those during which the machine "
-      "was away for the excess)\n",
-      probe.realtime() ? "SCHED_FIFO" : "normal priority: SCHED_FIFO was refused");
+      "machine late: the longest a real-time thread that only sleeps 1 ms at a time woke late, "
+      "one on each of %d CPUs (%s); > 5 ms: deliveries held up over 5 ms (in brackets, those "
+      "during which the machine was away for the excess)\n",
+      probe.cpus(),
+      probe.realtime() ? "SCHED_FIFO, pinned" : "not all pinned at SCHED_FIFO: refused");
   std::printf("sent %llu, received %zu; load average now %s\n",
               static_cast<unsigned long long>(sent.load()), arrivals.size(), LoadAverage().c_str());
   Summary("4 longest delivery stall during reload (100k policy + 1M CRL)",
@@ -435,7 +439,7 @@ int main(int argc, char** argv) {
           "<= 5 ms", worst_reload_latency <= kTargetStallMs ? "pass" : "MISS");
   Summary(
       "4 ... this machine's own stall in the same windows (a real-time thread that only "
-      "sleeps)",
+      "sleeps, on each CPU)",
       Format("woke up to %.2f ms late during reloads, %.2f ms before them", machine_reload,
              machine_quiet),
       "-", "info");

@@ -1,5 +1,6 @@
 #include "bench/support/wakeup_probe.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -17,19 +18,36 @@ int64_t SteadyNs() {
 }  // namespace
 
 WakeupProbe::WakeupProbe() {
-  wakeups_.reserve(600'000);
-  thread_ = std::thread([this] { Run(); });
+  std::vector<int> cpus;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(-1);
+  wakeups_.reserve(600'000 * cpus.size());
+  for (const int cpu : cpus) threads_.emplace_back([this, cpu] { Run(cpu); });
 }
 
 WakeupProbe::~WakeupProbe() {
   stop_ = true;
-  thread_.join();
+  for (std::thread& thread : threads_) thread.join();
 }
 
-void WakeupProbe::Run() {
+void WakeupProbe::Run(int cpu) {
+  bool pinned = false;
+  if (cpu >= 0) {
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    pinned = ::pthread_setaffinity_np(::pthread_self(), sizeof only, &only) == 0;
+  }
   sched_param param{};
   param.sched_priority = 50;
-  realtime_ = ::sched_setscheduler(0, SCHED_FIFO, &param) == 0;
+  if (pinned && ::sched_setscheduler(0, SCHED_FIFO, &param) == 0) ++realtime_threads_;
+  const int recorded_cpu = pinned ? cpu : -1;
   constexpr int64_t kPeriodNs = 1'000'000;
   int64_t due = SteadyNs();
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -39,7 +57,7 @@ void WakeupProbe::Run() {
     const int64_t woke = SteadyNs();
     {
       std::lock_guard lock(mutex_);
-      wakeups_.push_back({due, woke});
+      wakeups_.push_back({due, woke, recorded_cpu});
     }
     // After a long stall, start the schedule afresh: the wake-ups it missed were not late, they
     // did not happen, and the stall is already recorded once.
