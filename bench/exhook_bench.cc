@@ -77,7 +77,6 @@ class ServerProcess {
       const size_t paren = at == std::string::npos ? at : text.find(" (", at);
       if (paren != std::string::npos) {
         port_ = std::atoi(text.c_str() + text.rfind(':', paren) + 1);
-        ApplyBenchPriority(pid_);
         std::printf("%s: pid %d, port %d\n", name_.c_str(), static_cast<int>(pid_), port_);
         return;
       }
@@ -270,7 +269,7 @@ LoadResult Run(Pool& pool, const ServerProcess& server,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int rounds = 5;
   int calls = 20'000;
   int concurrency = 32;

@@ -65,7 +65,7 @@ double IdleCpu(const Config& config, const TlsClientContext& tls,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int clients = 2'000;
   int seconds = 10;
   int rounds = 3;

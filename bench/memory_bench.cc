@@ -82,7 +82,7 @@ double BrokerBytesPerClient(const std::string& name, const BrokerOptions& option
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens under bench.sh
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int clients = 10'000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--clients") == 0) clients = std::atoi(argv[i + 1]);

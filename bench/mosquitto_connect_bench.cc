@@ -102,7 +102,7 @@ std::pair<double, double> RunRound(Config& config, const TlsClientContext& tls,
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens under bench.sh
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int rounds = 6;
   int connections = 1000;
   for (int i = 1; i + 1 < argc; i += 2) {

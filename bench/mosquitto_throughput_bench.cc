@@ -154,7 +154,7 @@ std::pair<double, double> RunRound(Config& config, int qos, int count) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows as it happens under bench.sh
-  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority(0));
+  std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int rounds = 6;
   int messages[2] = {60'000, 30'000};
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -264,15 +264,13 @@ testing::BrokerOptions CertguardBrokerOptions(const BenchPki& pki, const std::st
 void StartOrDie(testing::MosquittoBroker& broker, const std::string& what) {
   const ::testing::AssertionResult started = broker.Start();
   if (!started) Fail(what + ": " + started.message());
-  ApplyBenchPriority(broker.pid());
 }
 
-int ApplyBenchPriority(pid_t pid) {
+int ApplyBenchPriority() {
   const char* value = std::getenv("CERTGUARD_BENCH_NICE");
   if (value == nullptr || *value == '\0') return 0;
   const int shift = std::atoi(value);
-  const std::string tasks =
-      "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) + "/task";
+  const std::string tasks = "/proc/self/task";
   std::error_code ignored;
   int applied = 0;
   // On Linux a nice value belongs to a thread, not to the process.

@@ -115,15 +115,19 @@ testing::MqttClientOptions BenchClientOptions(const BenchPki::Client& client, in
                                               const BenchPki& pki,
                                               std::chrono::milliseconds timeout);
 
-// Starts the broker or dies with its log; then gives it the benchmark's priority (below).
+// Starts the broker or dies with its log.
 void StartOrDie(testing::MosquittoBroker& broker, const std::string& what);
 
 // With CERTGUARD_BENCH_NICE set (scripts/bench.sh sets -10), shifts the nice value of every
-// thread of `pid` (0: this process; threads it starts later inherit it) by that much, so that
-// other jobs on a shared machine do not add their scheduling delays to what is measured. Every
-// thread of the experiment moves by the same amount: their priorities relative to each other
-// (a plugin thread that lowers its own, say) stay as they are. Returns the shift applied, or 0
-// when none was asked for or allowed.
-int ApplyBenchPriority(pid_t pid);
+// thread of this process by that much, so that other jobs on a shared machine do not add their
+// scheduling delays to what is measured. Call it first: threads and processes started later
+// (brokers, exhook servers) inherit the shifted value from the thread that starts them, so every
+// thread of the experiment moves by the same amount and their priorities relative to each other
+// (a plugin thread that lowers its own, say) stay as they are. (Shifting a child again, as this
+// once did, put the broker 10 steps above the benchmark's clients, and certguard's loader, 10
+// below the broker, level with them: on two CPUs the loader then held one CPU whole while the
+// broker and every client queued on the other, bench/reload_stall_bench.) Returns the shift
+// applied, or 0 when none was asked for or allowed.
+int ApplyBenchPriority();
 
 }  // namespace certguard::bench
