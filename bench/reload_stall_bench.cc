@@ -13,9 +13,11 @@
 // its network thread, broker and subscriber, on two CPUs: a CPU away for that long holds it up.)
 //
 // Usage: reload_stall_bench [--reloads N] [--idle-clients N]
-// With CERTGUARD_BENCH_VERBOSE set it also lists each delivery held up over 5 ms and each time the
-// machine was away over 3 ms, with their times from the start of their window.
+// With CERTGUARD_BENCH_VERBOSE set it also lists each delivery held up over 5 ms, each time the
+// machine was away over 3 ms, and when certguard's own threads in the broker were busy, with their
+// times from the start of their window.
 #include <mosquitto.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <atomic>
@@ -26,6 +28,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -232,6 +236,82 @@ class LoggedGeneration {
   int generation_ = 1;
 };
 
+// When certguard's own threads in the broker (named "certguard-*": the watcher that loads, the
+// reaper that frees) were on a CPU, sampled from /proc every 5 ms: CERTGUARD_BENCH_VERBOSE lists
+// their busy spans beside the late deliveries, to tell a stall they cause from the machine's.
+class CertguardThreadSpans {
+ public:
+  struct Span {
+    std::string thread;
+    int64_t begin_ns;
+    int64_t end_ns;
+    double cpu_ms;
+  };
+
+  explicit CertguardThreadSpans(pid_t broker) : broker_(broker), sampler_([this] { Sample(); }) {}
+  ~CertguardThreadSpans() {
+    stop_ = true;
+    sampler_.join();
+  }
+
+  // The spans that overlap [begin_ns, end_ns].
+  std::vector<Span> Between(int64_t begin_ns, int64_t end_ns) const {
+    std::vector<Span> found;
+    std::lock_guard lock(mutex_);
+    for (const Span& span : spans_) {
+      if (span.end_ns >= begin_ns && span.begin_ns <= end_ns) found.push_back(span);
+    }
+    return found;
+  }
+
+ private:
+  void Sample() {
+    constexpr int64_t kMergeGapNs = 20'000'000;  // a pause shorter than this continues a span
+    struct Seen {
+      std::string name;
+      uint64_t cpu_ns = 0;
+      int open = -1;  // index in spans_ of the span this thread is in, or -1
+    };
+    std::map<int, Seen> seen;
+    const std::string tasks = "/proc/" + std::to_string(broker_) + "/task";
+    while (!stop_.load()) {
+      std::error_code ignored;
+      for (const auto& entry : std::filesystem::directory_iterator(tasks, ignored)) {
+        const int tid = std::atoi(entry.path().filename().c_str());
+        std::string name;
+        std::ifstream(entry.path() / "comm") >> name;
+        if (name.rfind("certguard-", 0) != 0) continue;
+        uint64_t cpu_ns = 0;
+        std::ifstream(entry.path() / "schedstat") >> cpu_ns;
+        const int64_t now = NowNs();
+        Seen& thread = seen[tid];
+        const bool first = thread.name.empty();
+        thread.name = name;
+        const uint64_t ran = first ? 0 : cpu_ns - thread.cpu_ns;
+        thread.cpu_ns = cpu_ns;
+        std::lock_guard lock(mutex_);
+        if (ran > 0) {
+          if (thread.open >= 0 && now - spans_[thread.open].end_ns <= kMergeGapNs) {
+            spans_[thread.open].end_ns = now;
+            spans_[thread.open].cpu_ms += static_cast<double>(ran) / 1e6;
+          } else {
+            thread.open = static_cast<int>(spans_.size());
+            spans_.push_back(
+                {name, now - static_cast<int64_t>(ran), now, static_cast<double>(ran) / 1e6});
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  pid_t broker_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  std::vector<Span> spans_;  // guarded by mutex_
+  std::thread sampler_;      // last: it starts once the members it uses exist
+};
+
 // What the plugin logs once a reload's re-check of every client is done: the broker thread's CPU
 // time for the swap and the re-checks, and the longest single tick of it in CPU and in wall time.
 // CPU time leaves out the time the thread waited for a core, which on a shared machine swamps the
@@ -332,6 +412,9 @@ int main(int argc, char** argv) {
   if (!idle_connections.Open(tls, idle, broker.port(), 4, &error)) Fail(error);
 
   const WakeupProbe probe;
+  const bool verbose = std::getenv("CERTGUARD_BENCH_VERBOSE") != nullptr;
+  std::unique_ptr<CertguardThreadSpans> certguard_threads;
+  if (verbose) certguard_threads = std::make_unique<CertguardThreadSpans>(broker.pid());
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};
   std::thread pacer([&] {
@@ -395,12 +478,17 @@ int main(int argc, char** argv) {
          worst_quiet_gap = 0, machine_reload = 0, machine_quiet = 0, worst_not_machine = 0;
   size_t over_target = 0, machine_away = 0;
   uint64_t lost = 0;
-  const bool verbose = std::getenv("CERTGUARD_BENCH_VERBOSE") != nullptr;
   std::printf("\n%-18s %8s %12s %12s %12s %6s %9s %14s %10s\n", "window", "messages", "max latency",
               "p99 latency", "max gap", "lost", "worst at", "machine late", "> 5 ms");
   for (const Window& window : windows) {
     const WindowStats s = Analyse(arrivals, window, probe, verbose);
     if (verbose) {
+      for (const CertguardThreadSpans::Span& span :
+           certguard_threads->Between(window.begin_ns, window.end_ns)) {
+        std::printf("  %s: %s busy from %.3f to %.3f s, %.1f ms of CPU\n", window.name.c_str(),
+                    span.thread.c_str(), static_cast<double>(span.begin_ns - window.begin_ns) / 1e9,
+                    static_cast<double>(span.end_ns - window.begin_ns) / 1e9, span.cpu_ms);
+      }
       for (const WakeupProbe::Wakeup& w : probe.LateWakeups(window.begin_ns, window.end_ns, 3)) {
         std::printf("  %s: at %.3f s the machine was away %.2f ms (CPU %d)\n", window.name.c_str(),
                     static_cast<double>(w.due_ns - window.begin_ns) / 1e9,

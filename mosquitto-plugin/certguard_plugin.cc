@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "mosquitto-plugin/certguard_plugin.h"
+#include "shared/background_thread.h"
 
 namespace certguard::mosquitto_plugin {
 namespace {
@@ -57,6 +58,7 @@ Result<std::unique_ptr<CertguardPlugin>> CertguardPlugin::Create(const Options& 
   std::unique_ptr<PolicyStore> store;
   std::optional<Error> error;
   std::thread([&] {
+    NameThisThread("certguard-load");
     auto opened = PolicyStore::Open(options.policy_path);
     if (opened) {
       store = std::move(opened).value();

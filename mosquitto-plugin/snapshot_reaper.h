@@ -64,6 +64,7 @@ class SnapshotReaper {
   }
 
   void Run() {
+    NameThisThread("certguard-free");
     // Freeing is never urgent: on a busy machine it should not take a core from the broker.
     LowerThisThreadsPriority(10);
     std::unique_lock lock(mutex_);

@@ -1,6 +1,7 @@
 #include "shared/background_thread.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -8,6 +9,12 @@
 #include <cerrno>
 
 namespace certguard {
+
+void NameThisThread(const char* name) {
+  char truncated[16] = {};
+  for (size_t i = 0; i + 1 < sizeof truncated && name[i] != '\0'; ++i) truncated[i] = name[i];
+  ::pthread_setname_np(::pthread_self(), truncated);
+}
 
 void LowerThisThreadsPriority(int steps) {
   const auto tid = static_cast<id_t>(::gettid());

@@ -5,6 +5,10 @@ namespace certguard {
 // What a thread that works beside a broker's (the policy watcher, the snapshot reaper) does to
 // stay out of its way.
 
+// Names the calling thread (at most 15 bytes are kept), so that an operator's `top -H` or `ps -L`
+// and a benchmark reading /proc/PID/task/*/comm can tell certguard's threads from the broker's.
+void NameThisThread(const char* name);
+
 // Lowers the calling thread's priority by `steps` nice steps (at most to 19). On Linux a nice
 // value belongs to one thread, not to the whole process.
 void LowerThisThreadsPriority(int steps);

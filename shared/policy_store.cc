@@ -120,6 +120,7 @@ void PolicyStore::StopWatching() {
 }
 
 void PolicyStore::WatchLoop() {
+  NameThisThread("certguard-watch");
   LowerThisThreadsPriority(kWatcherNiceIncrement);
   std::unique_lock lock(watch_mutex_);
   while (!stop_watching_) {

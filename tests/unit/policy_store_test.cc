@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 #include <thread>
@@ -404,6 +405,28 @@ TEST_F(PolicyStoreTest, WatcherPicksUpChangesAndReportsEvents) {
   EXPECT_EQ(store->generation(), 3u);  // nobody is watching
   store->StartWatching();              // and watching can resume
   EXPECT_TRUE(Eventually([&] { return store->generation() == 4; }));
+}
+
+// How many threads of this process have `name` (as `top -H` shows them).
+int ThreadsNamed(const std::string& name) {
+  int count = 0;
+  std::error_code ignored;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ignored)) {
+    std::string comm;
+    std::ifstream(task.path() / "comm") >> comm;
+    if (comm == name) ++count;
+  }
+  return count;
+}
+
+TEST_F(PolicyStoreTest, WatcherThreadCarriesItsNameForOperators) {
+  auto store = Open(PolicyText("v1"));
+  ASSERT_TRUE(store);
+  EXPECT_EQ(ThreadsNamed("certguard-watch"), 0);
+  store->StartWatching();
+  EXPECT_TRUE(Eventually([] { return ThreadsNamed("certguard-watch") == 1; }));
+  store->StopWatching();
+  EXPECT_EQ(ThreadsNamed("certguard-watch"), 0);
 }
 
 TEST_F(PolicyStoreTest, WatcherFollowsTheRefreshOfThePolicyInForce) {
