@@ -8,9 +8,10 @@
 // the longest certguard tick of each reload, as the plugin logs it (free of scheduling noise),
 // and, per window, how late this machine woke a real-time thread that does nothing else, one on
 // each CPU (WakeupProbe): the floor under any delivery latency measured here. A delivery over
-// 5 ms is counted as the machine's when a probe saw its CPU away, inside that message's flight,
-// for at least the delivery's excess over 5 ms. (Every message crosses four threads, publisher,
-// its network thread, broker and subscriber, on two CPUs: a CPU away for that long holds it up.)
+// 5 ms is counted as the machine's when a probe saw its CPU away, in all inside that message's
+// flight, for at least the delivery's excess over 5 ms. (Every message crosses four threads,
+// publisher, its network thread, broker and subscriber, on two CPUs: a CPU away for that long
+// holds it up.)
 //
 // Usage: reload_stall_bench [--reloads N] [--idle-clients N]
 // With CERTGUARD_BENCH_VERBOSE set it also lists each delivery held up over 5 ms, each time the
@@ -174,7 +175,7 @@ WindowStats Analyse(const std::vector<Arrival>& arrivals, const Window& window,
     latencies.push_back(static_cast<double>(a.arrived_ns - a.sent_ns) / 1e6);
     if (latencies.back() > kTargetStallMs) {
       ++stats.over_target;
-      const double away_ms = probe.LongestLateWithin(a.sent_ns, a.arrived_ns);
+      const double away_ms = probe.AwayWithin(a.sent_ns, a.arrived_ns);
       if (verbose) {
         // The send time on the monotonic clock too: to find the message in a trace taken
         // beside the run (perf record -k CLOCK_MONOTONIC).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 namespace certguard::bench {
 namespace {
@@ -75,15 +76,19 @@ double WakeupProbe::LongestLateDueBetween(int64_t begin_ns, int64_t end_ns) cons
   return static_cast<double>(longest) / 1e6;
 }
 
-double WakeupProbe::LongestLateWithin(int64_t begin_ns, int64_t end_ns) const {
-  int64_t longest = 0;
+double WakeupProbe::AwayWithin(int64_t begin_ns, int64_t end_ns) const {
+  // One probe's late stretches never overlap: after a wake-up more than a period late the next
+  // one is due a period after it woke.
+  std::map<int, int64_t> away_by_cpu;
   std::lock_guard lock(mutex_);
   for (const Wakeup& w : wakeups_) {
     const int64_t from = std::max(w.due_ns, begin_ns);
     const int64_t to = std::min(w.woke_ns, end_ns);
-    longest = std::max(longest, to - from);
+    if (to > from) away_by_cpu[w.cpu] += to - from;
   }
-  return static_cast<double>(longest) / 1e6;
+  int64_t most = 0;
+  for (const auto& [cpu, away] : away_by_cpu) most = std::max(most, away);
+  return static_cast<double>(most) / 1e6;
 }
 
 std::vector<WakeupProbe::Wakeup> WakeupProbe::LateWakeups(int64_t begin_ns, int64_t end_ns,
