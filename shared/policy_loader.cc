@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "shared/background_thread.h"
 #include "shared/policy.h"
 #include "shared/topic_filter.h"
 
@@ -576,7 +577,11 @@ std::string DescribeSyntaxError(std::string_view text, const std::string& path,
 // such a policy: 540 MB with the tree in the same arena, see bench/memory_bench). Exceptions
 // reach the caller through the future.
 YAML::Node ParseOnAThreadOfItsOwn(std::string_view yaml) {
-  return std::async(std::launch::async, [text = std::string(yaml)] { return YAML::Load(text); })
+  return std::async(std::launch::async,
+                    [text = std::string(yaml)] {
+                      NameThisThread("certguard-yaml");
+                      return YAML::Load(text);
+                    })
       .get();
 }
 
