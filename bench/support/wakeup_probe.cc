@@ -78,10 +78,13 @@ double WakeupProbe::LongestLateDueBetween(int64_t begin_ns, int64_t end_ns) cons
 
 double WakeupProbe::AwayWithin(int64_t begin_ns, int64_t end_ns) const {
   // One probe's late stretches never overlap: after a wake-up more than a period late the next
-  // one is due a period after it woke.
+  // one is due a period after it woke. Only stretches over 1 ms count: a timer's ordinary
+  // lateness, tens of microseconds, would otherwise add up over a long flight and excuse it.
+  constexpr int64_t kAwayNs = 1'000'000;
   std::map<int, int64_t> away_by_cpu;
   std::lock_guard lock(mutex_);
   for (const Wakeup& w : wakeups_) {
+    if (w.woke_ns - w.due_ns <= kAwayNs) continue;
     const int64_t from = std::max(w.due_ns, begin_ns);
     const int64_t to = std::min(w.woke_ns, end_ns);
     if (to > from) away_by_cpu[w.cpu] += to - from;

@@ -40,8 +40,8 @@ class WakeupProbe {
   double LongestLateDueBetween(int64_t begin_ns, int64_t end_ns) const;
   // How long the machine was away during [begin_ns, end_ns], as far as the probes saw: on each
   // CPU, the time its probe spent waiting past a due time inside the span, summed over the
-  // span's wake-ups (a hypervisor often takes a CPU several times in a row: 9 stretches of 3-16 ms
-  // within 100 ms were seen); the most of any one CPU, in ms.
+  // span's wake-ups more than 1 ms late (a hypervisor often takes a CPU several times in a row:
+  // 9 stretches of 3-16 ms within 100 ms were seen); the most of any one CPU, in ms.
   double AwayWithin(int64_t begin_ns, int64_t end_ns) const;
   // The wake-ups due in [begin_ns, end_ns] that came more than `min_late_ms` late.
   std::vector<Wakeup> LateWakeups(int64_t begin_ns, int64_t end_ns, double min_late_ms) const;
