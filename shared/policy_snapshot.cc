@@ -103,8 +103,20 @@ std::optional<Error> PolicySnapshot::ReadFiles(const std::string& policy_path) {
 Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Rebuild(
     std::shared_ptr<const Policy> policy, std::vector<FileStamp>* read,
     const PolicySnapshot* previous) {
+  FileStamp stamp = FileStamp::Of(policy->path);
+  return AroundPolicy(std::move(policy), std::move(stamp), read, previous);
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::Refresh(
+    const PolicySnapshot& in_force, std::vector<FileStamp>* read) {
+  return AroundPolicy(in_force.policy_, in_force.sources_.front(), read, &in_force);
+}
+
+Result<std::shared_ptr<const PolicySnapshot>> PolicySnapshot::AroundPolicy(
+    std::shared_ptr<const Policy> policy, FileStamp policy_stamp, std::vector<FileStamp>* read,
+    const PolicySnapshot* previous) {
   auto snapshot = std::make_shared<PolicySnapshot>();
-  snapshot->sources_.push_back(FileStamp::Of(policy->path));
+  snapshot->sources_.push_back(std::move(policy_stamp));
   std::optional<Error> error = snapshot->ReadSupportingFiles(std::move(policy));
   if (read != nullptr) *read = snapshot->sources_;
   if (error) return *std::move(error);

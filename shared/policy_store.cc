@@ -38,7 +38,14 @@ PolicyStore::~PolicyStore() { StopWatching(); }
 
 ReloadEvent PolicyStore::LoadAndSwap() {
   std::vector<FileStamp> read;
-  auto next = PolicySnapshot::Load(policy_path_, &read, current().get());
+  // The policy file is the one the snapshot in force parsed (and the last load did not fail):
+  // only its CA, CRLs or denylist can have changed, so they are read around the policy in force
+  // rather than parsing it again.
+  const auto in_force = current();
+  const bool policy_unchanged = rejected_stamps_.empty() && !in_force->sources().empty() &&
+                                FileStamp::Of(policy_path_) == in_force->sources().front();
+  auto next = policy_unchanged ? PolicySnapshot::Refresh(*in_force, &read)
+                               : PolicySnapshot::Load(policy_path_, &read, in_force.get());
   if (next) {
     rejected_stamps_.clear();
     Swap(std::move(next).value());
@@ -47,7 +54,7 @@ ReloadEvent PolicyStore::LoadAndSwap() {
   std::string message = next.error().message;
   // A typo in the policy must not hold up a revocation: when the CA, CRLs or denylist of the
   // policy in force changed, re-read them around that policy and swap that in.
-  if (const auto in_force = current(); in_force->SupportingFilesChanged()) {
+  if (!policy_unchanged && in_force->SupportingFilesChanged()) {
     std::vector<FileStamp> rebuilt_from;
     auto refreshed =
         PolicySnapshot::Rebuild(in_force->shared_policy(), &rebuilt_from, in_force.get());

@@ -526,6 +526,34 @@ TEST_F(PolicyStoreTest, DestroyingAWatchingStoreStopsItsThread) {
   EXPECT_TRUE(held->AuthorizeConnect(&Sensor1().info, "sensor-1", Now(), &session).allowed);
 }
 
+// A CRL is republished far more often than a policy is edited: a new CRL alone is read around
+// the policy in force, which is not parsed again, and an edit of the policy still is.
+TEST_F(PolicyStoreTest, NewCrlAloneIsReadAroundThePolicyInForceWithoutParsingItAgain) {
+  Write("fleet.crl", Ca().CrlPem({}));
+  auto store = Open(PolicyText("telemetry", "  crl: [\"fleet.crl\"]\n"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(CanPublish(*store, "telemetry/sensor-1/x"));
+  const Policy* parsed = &store->current()->policy();
+
+  Write("fleet.crl", Ca().CrlPem({Sensor1().serial_hex}));
+  EXPECT_EQ(store->ReloadIfChanged().kind, ReloadEvent::Kind::kReloaded);
+  EXPECT_EQ(PublishAs(store->current(), Sensor1(), "sensor-1", "telemetry/sensor-1/x").reason,
+            Reason::kRevoked);
+  EXPECT_EQ(&store->current()->policy(), parsed);
+  EXPECT_EQ(store->ReloadIfChanged().kind, ReloadEvent::Kind::kUnchanged);
+
+  Write("fleet.crl", Ca().CrlPem({}));
+  EXPECT_EQ(store->Reload().kind, ReloadEvent::Kind::kReloaded);  // SIGHUP: the same
+  EXPECT_TRUE(CanPublish(*store, "telemetry/sensor-1/x"));
+  EXPECT_EQ(&store->current()->policy(), parsed);
+
+  Write("policy.yaml", PolicyText("metrics", "  crl: [\"fleet.crl\"]\n"));
+  EXPECT_EQ(store->ReloadIfChanged().kind, ReloadEvent::Kind::kReloaded);
+  EXPECT_NE(&store->current()->policy(), parsed);
+  EXPECT_TRUE(CanPublish(*store, "metrics/sensor-1/x"));
+  EXPECT_FALSE(CanPublish(*store, "telemetry/sensor-1/x"));
+}
+
 // An unrelated typo in the policy file must not delay a revocation: the CRL of the policy in
 // force is re-read around that policy, and the broken edit is still reported.
 TEST_F(PolicyStoreTest, BrokenPolicyEditDoesNotHoldUpACrlRevocation) {
