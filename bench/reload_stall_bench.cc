@@ -13,7 +13,10 @@
 // publisher, its network thread, broker and subscriber, on two CPUs: a CPU away for that long
 // holds it up.)
 //
-// Usage: reload_stall_bench [--reloads N] [--idle-clients N]
+// Usage: reload_stall_bench [--reloads N] [--idle-clients N] [--crl-only 1]
+//   --crl-only 1  each reload replaces the CRL alone (the common case: a CRL is republished every
+//                 few hours), which certguard reads around the policy in force without parsing it
+//                 again; by default both files change and the policy is parsed again too
 // With CERTGUARD_BENCH_VERBOSE set it also lists each delivery held up over 5 ms, each time the
 // machine was away over 3 ms, and when certguard's own threads in the broker were busy, with their
 // times from the start of their window.
@@ -366,14 +369,17 @@ int main(int argc, char** argv) {
   std::printf("nice %d (CERTGUARD_BENCH_NICE)\n", ApplyBenchPriority());
   int reloads = 3;
   int idle_clients = 2000;
+  bool crl_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reloads") == 0) reloads = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--idle-clients") == 0) idle_clients = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--crl-only") == 0) crl_only = std::atoi(argv[i + 1]) != 0;
   }
   std::printf(
-      "reload under load: %d reloads of a %d-device policy and a %d-serial CRL, "
+      "reload under load: %d reloads of %s a %d-device policy and a %d-serial CRL, "
       "1 message/ms, %d idle clients; load average %s\n",
-      reloads, kFleetDevices, kCrlSerials, idle_clients, LoadAverage().c_str());
+      reloads, crl_only ? "the CRL (the policy unchanged) of" : "both", kFleetDevices, kCrlSerials,
+      idle_clients, LoadAverage().c_str());
 
   BenchPki pki;
   const BenchPki::Client pub = pki.IssueClient(kPublisher);
@@ -444,7 +450,8 @@ int main(int argc, char** argv) {
   for (int r = 0; r < reloads; ++r) {
     const int version = (r + 1) % 2;
     const std::string crl = Stage(pki.temp(), "fleet/fleet-ca.crl", crls[version]);
-    const std::string policy = Stage(pki.temp(), "fleet/policy.yaml", policies[version]);
+    const std::string policy =
+        crl_only ? std::string() : Stage(pki.temp(), "fleet/policy.yaml", policies[version]);
     // A quiet window just before the reload.
     const int64_t quiet_begin = NowNs();
     std::this_thread::sleep_for(std::chrono::seconds(4));
@@ -452,7 +459,7 @@ int main(int argc, char** argv) {
 
     const int64_t begin = NowNs();
     Promote(pki.temp(), crl, "fleet/fleet-ca.crl");
-    Promote(pki.temp(), policy, "fleet/policy.yaml");
+    if (!crl_only) Promote(pki.temp(), policy, "fleet/policy.yaml");
     const auto deadline = Clock::now() + std::chrono::seconds(120);
     while (logged_generation.Poll() <= generation) {
       if (Clock::now() > deadline || !broker.IsRunning()) {
