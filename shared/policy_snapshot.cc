@@ -51,6 +51,11 @@ bool PolicySnapshot::SupportingFilesChanged() const {
   return false;
 }
 
+bool PolicySnapshot::PolicyFileChanged() const {
+  // Every snapshot records its policy file first (ReadFiles, AroundPolicy).
+  return !(FileStamp::Of(sources_.front().path) == sources_.front());
+}
+
 bool PolicySnapshot::SourcesChanged() const {
   for (const FileStamp& stamp : sources_) {
     if (!(FileStamp::Of(stamp.path) == stamp)) return true;

@@ -109,6 +109,8 @@ class PolicySnapshot : public std::enable_shared_from_this<PolicySnapshot> {
   bool SourcesChanged() const;
   // The same, for the files the policy names (CA, CRLs, denylist) but not the policy itself.
   bool SupportingFilesChanged() const;
+  // The same, for the policy file alone.
+  bool PolicyFileChanged() const;
 
   // The connect checks of design.md ("Connect"). On success fills `session` (if non-null).
   // `cert` is null when the client presented none. `now`: Unix seconds. An allowing decision's

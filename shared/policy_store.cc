@@ -42,8 +42,7 @@ ReloadEvent PolicyStore::LoadAndSwap() {
   // only its CA, CRLs or denylist can have changed, so they are read around the policy in force
   // rather than parsing it again.
   const auto in_force = current();
-  const bool policy_unchanged = rejected_stamps_.empty() && !in_force->sources().empty() &&
-                                FileStamp::Of(policy_path_) == in_force->sources().front();
+  const bool policy_unchanged = rejected_stamps_.empty() && !in_force->PolicyFileChanged();
   auto next = policy_unchanged ? PolicySnapshot::Refresh(*in_force, &read)
                                : PolicySnapshot::Load(policy_path_, &read, in_force.get());
   if (next) {
