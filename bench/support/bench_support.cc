@@ -65,14 +65,19 @@ double ProcessCpuSecondsFromStat(pid_t pid) {
   return static_cast<double>(utime + stime) / ticks;
 }
 
-size_t ProcessRssBytes(pid_t pid) {
+namespace {
+size_t StatusBytes(pid_t pid, std::string_view field) {
   std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size())) * 1024;
   }
   return 0;
 }
+}  // namespace
+
+size_t ProcessRssBytes(pid_t pid) { return StatusBytes(pid, "VmRSS:"); }
+size_t ProcessPeakRssBytes(pid_t pid) { return StatusBytes(pid, "VmHWM:"); }
 
 std::string LoadAverage() {
   std::string text = ReadFile("/proc/loadavg");

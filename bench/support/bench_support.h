@@ -28,6 +28,8 @@ double ProcessCpuSeconds(pid_t pid);
 double ProcessCpuSecondsFromStat(pid_t pid);
 // VmRSS of /proc/PID/status, in bytes; 0 if unreadable.
 size_t ProcessRssBytes(pid_t pid);
+// The most RSS the process ever had (VmHWM): a broker's peak while it loaded its policy.
+size_t ProcessPeakRssBytes(pid_t pid);
 // "0.52 0.61 0.70" from /proc/loadavg: printed with every result, since the machine is shared.
 std::string LoadAverage();
 
