@@ -384,16 +384,30 @@ int main(int argc, char** argv) {
   const BenchPki::Client pub = pki.IssueClient(kPublisher);
   const BenchPki::Client sub = pki.IssueClient(kSubscriber);
   const std::vector<ClientIdentity> idle = IssueIdentities(pki, "sensor-", idle_clients);
-  // Two versions of each file, swapped in turn: each reload changes both.
+  // Two versions of each file, swapped in turn: each reload changes both. Renamed into place one
+  // after the other, the policy and its CRL are two changes, which the watcher may see apart: a
+  // CRL-only refresh first, then the full reload, which then fell into the next window. So, as an
+  // operator replacing both at once would, each policy version names a CRL file of its own: the
+  // new CRL goes in under the name the current policy does not watch, and the policy's rename is
+  // the one change the watcher sees.
   const std::string policy_text = WithDeviceRules(ExamplePolicyText(), kFleetDevices);
-  const std::string policies[2] = {policy_text,
-                                   policy_text + "# version 2: the same rules, a new file\n"};
+  const auto crl_name = [&](int version) {
+    return crl_only ? std::string("fleet-ca.crl") : "fleet-ca-" + std::to_string(version) + ".crl";
+  };
+  const auto naming_crl = [&](std::string text, int version) {
+    const size_t at = text.find("\"fleet-ca.crl\"");
+    if (at == std::string::npos) Fail("the example policy no longer names \"fleet-ca.crl\"");
+    return text.replace(at + 1, std::strlen("fleet-ca.crl"), crl_name(version));
+  };
+  const std::string policies[2] = {
+      naming_crl(policy_text, 0),
+      naming_crl(policy_text, 1) + "# version 2: the same rules, a new file\n"};
   std::printf("generating two %d-serial CRLs...\n", kCrlSerials);
   std::fflush(stdout);
   const std::string crls[2] = {pki.ca().CrlDer(RevokedSerials(kCrlSerials, 1), 7 * 86400),
                                pki.ca().CrlDer(RevokedSerials(kCrlSerials, 2), 7 * 86400)};
   const std::string policy_path = WritePolicyDir(pki, "fleet", policies[0], {});
-  Promote(pki.temp(), Stage(pki.temp(), "fleet/fleet-ca.crl", crls[0]), "fleet/fleet-ca.crl");
+  Promote(pki.temp(), Stage(pki.temp(), "fleet/" + crl_name(0), crls[0]), "fleet/" + crl_name(0));
   std::printf("policy %.1f MB, CRL %.1f MB\n", policies[0].size() / 1e6, crls[0].size() / 1e6);
 
   auto options = CertguardBrokerOptions(pki, policy_path);
@@ -448,7 +462,7 @@ int main(int argc, char** argv) {
   int generation = logged_generation.Poll();
   for (int r = 0; r < reloads; ++r) {
     const int version = (r + 1) % 2;
-    const std::string crl = Stage(pki.temp(), "fleet/fleet-ca.crl", crls[version]);
+    const std::string crl = Stage(pki.temp(), "fleet/" + crl_name(version), crls[version]);
     const std::string policy =
         crl_only ? std::string() : Stage(pki.temp(), "fleet/policy.yaml", policies[version]);
     // A quiet window just before the reload.
@@ -457,7 +471,7 @@ int main(int argc, char** argv) {
     windows.push_back({"before reload " + std::to_string(r + 1), quiet_begin, NowNs()});
 
     const int64_t begin = NowNs();
-    Promote(pki.temp(), crl, "fleet/fleet-ca.crl");
+    Promote(pki.temp(), crl, "fleet/" + crl_name(version));
     if (!crl_only) Promote(pki.temp(), policy, "fleet/policy.yaml");
     const auto deadline = Clock::now() + std::chrono::seconds(120);
     while (logged_generation.Poll() <= generation) {
