@@ -159,12 +159,12 @@ YamlTree::Node YamlTree::Node::operator[](std::string_view key) const {
   return {};
 }
 
-YamlTree::Node::Items YamlTree::Node::items() const {
-  return Items(*this, IsSequence() ? entry().count : 0);
+YamlTree::Node::Children<YamlTree::Node> YamlTree::Node::items() const {
+  return {*this, IsSequence() ? entry().count : 0};
 }
 
-YamlTree::Node::Pairs YamlTree::Node::pairs() const {
-  return Pairs(*this, IsMap() ? entry().count : 0);
+YamlTree::Node::Children<YamlTree::Pair> YamlTree::Node::pairs() const {
+  return {*this, IsMap() ? entry().count : 0};
 }
 
 }  // namespace certguard

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace certguard {
@@ -87,12 +88,12 @@ class YamlTree::Node {
   // is not a map.
   Node operator[](std::string_view key) const;
 
-  // A sequence's items, in order (nothing for any other node).
-  class Items;
-  Items items() const;
-  // A map's pairs, in order, repeated keys included (nothing for any other node).
-  class Pairs;
-  Pairs pairs() const;
+  // A node's children in order, for range-for loops: a sequence's items (T = Node) or a map's
+  // pairs, repeated keys included (T = Pair). Nothing for any other node.
+  template <typename T>
+  class Children;
+  Children<Node> items() const;
+  Children<Pair> pairs() const;
 
  private:
   friend class YamlTree;
@@ -112,13 +113,19 @@ struct YamlTree::Pair {
   Node second;
 };
 
-// Ranges over a node's children, for range-for loops.
-class YamlTree::Node::Items {
+template <typename T>
+class YamlTree::Node::Children {
  public:
   class iterator {
    public:
     iterator(const Node& parent, uint32_t at) : parent_(parent), at_(at) {}
-    Node operator*() const { return parent_.Child(at_); }
+    T operator*() const {
+      if constexpr (std::is_same_v<T, Pair>) {
+        return {parent_.Child(2 * at_), parent_.Child(2 * at_ + 1)};
+      } else {
+        return parent_.Child(at_);
+      }
+    }
     iterator& operator++() {
       ++at_;
       return *this;
@@ -129,32 +136,7 @@ class YamlTree::Node::Items {
     Node parent_;
     uint32_t at_;
   };
-  explicit Items(const Node& parent, uint32_t count) : parent_(parent), count_(count) {}
-  iterator begin() const { return {parent_, 0}; }
-  iterator end() const { return {parent_, count_}; }
-
- private:
-  Node parent_;
-  uint32_t count_;
-};
-
-class YamlTree::Node::Pairs {
- public:
-  class iterator {
-   public:
-    iterator(const Node& parent, uint32_t at) : parent_(parent), at_(at) {}
-    Pair operator*() const { return {parent_.Child(2 * at_), parent_.Child(2 * at_ + 1)}; }
-    iterator& operator++() {
-      ++at_;
-      return *this;
-    }
-    bool operator!=(const iterator& other) const { return at_ != other.at_; }
-
-   private:
-    Node parent_;
-    uint32_t at_;
-  };
-  explicit Pairs(const Node& parent, uint32_t count) : parent_(parent), count_(count) {}
+  Children(const Node& parent, uint32_t count) : parent_(parent), count_(count) {}
   iterator begin() const { return {parent_, 0}; }
   iterator end() const { return {parent_, count_}; }
 

@@ -18,16 +18,9 @@ inline std::string Describe(const YAML::Mark& mark) {
          std::to_string(mark.column + 1);
 }
 
-inline std::string KindOf(const YAML::Node& node) {
-  if (!node) return "invalid";
-  if (node.IsNull()) return "null";
-  if (node.IsScalar()) return "scalar";
-  if (node.IsSequence()) return "sequence";
-  if (node.IsMap()) return "map";
-  return "undefined";
-}
-
-inline std::string KindOf(const YamlTree::Node& node) {
+// The same words for a node of either tree.
+template <typename AnyNode>
+std::string KindOf(const AnyNode& node) {
   if (!node) return "invalid";
   if (node.IsNull()) return "null";
   if (node.IsScalar()) return "scalar";
