@@ -51,8 +51,9 @@ class YamlTree::Builder : public YAML::EventHandler {
   }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
-    const uint32_t first = Checked(tree_.scalars_.size());
+    // The end fits, so the start and the length do too.
     Checked(tree_.scalars_.size() + value.size());
+    const auto first = static_cast<uint32_t>(tree_.scalars_.size());
     tree_.scalars_ += value;
     Attach(Add(Kind::kScalar, mark, first, static_cast<uint32_t>(value.size()), anchor));
   }
@@ -103,10 +104,10 @@ class YamlTree::Builder : public YAML::EventHandler {
     open_.pop_back();
     const size_t children = pending_.size() - container.first_pending;
     Entry& entry = tree_.entries_[container.index];
-    entry.first = Checked(tree_.children_.size());
+    Checked(tree_.children_.size() + children);  // the end fits, so the start does too
+    entry.first = static_cast<uint32_t>(tree_.children_.size());
     // A map's children are its keys and values, alternating; it counts pairs.
     entry.count = static_cast<uint32_t>(entry.kind == Kind::kMap ? children / 2 : children);
-    Checked(tree_.children_.size() + children);
     tree_.children_.insert(tree_.children_.end(),
                            pending_.begin() + static_cast<std::ptrdiff_t>(container.first_pending),
                            pending_.end());

@@ -17,7 +17,7 @@ namespace certguard {
 // 100,000 devices (1.4 million nodes) it took 2 s and most of a reload's memory peak (a broker
 // loading that policy peaked at 964 MB of RSS, bench/memory_bench). This tree holds the same
 // nodes, scalars and marks in three flat arrays, about 30 bytes a node, and is built in half the
-// time (that peak is now 322 MB). yaml-cpp still does all of the parsing, so syntax errors, depth
+// time (that peak is now 326 MB). yaml-cpp still does all of the parsing, so syntax errors, depth
 // limits and marks are its own, exactly as YAML::Load reports them (tests/unit/yaml_tree_test.cc
 // compares the two trees).
 //
