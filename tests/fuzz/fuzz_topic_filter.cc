@@ -1,6 +1,7 @@
 // Topic names and filters against a reference model written for clarity, not speed: validity and
-// matching straight from the MQTT rules, containment and overlap by enumerating every topic that
-// could tell the two filters apart. The compiled FilterTrie (with placeholders) must agree with
+// matching straight from the MQTT rules (TopicMatchesFilter and the Mosquitto plugin's
+// TopicFilterMatcher), containment and overlap by enumerating every topic that could tell the two
+// filters apart. The compiled FilterTrie (with placeholders) must agree with
 // the direct functions. Input: up to three strings separated by '\n' (topic-or-filter, filter,
 // filter); any disagreement traps.
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include "shared/filter_trie.h"
 #include "shared/placeholder.h"
 #include "shared/topic_filter.h"
+#include "shared/topic_filter_matcher.h"
+#include "shared/topic_levels.h"
 #include "shared/topic_template.h"
 
 namespace {
@@ -251,6 +254,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::string_view a : parts) {
     for (std::string_view b : parts) {
       Check(certguard::TopicMatchesFilter(a, b) == RefMatch(a, b));
+      if (const auto matcher = certguard::TopicFilterMatcher::Of(b)) {
+        certguard::TopicLevels levels;
+        levels.Split(a);
+        Check(matcher->Matches(levels) == RefMatch(a, b));
+      } else {
+        Check(!RefValidFilter(b));
+      }
       if (const auto contains = RefContains(a, b)) {
         Check(certguard::FilterContains(a, b) == *contains);
       }

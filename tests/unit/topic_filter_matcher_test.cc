@@ -1,0 +1,119 @@
+// TopicFilterMatcher must answer exactly as TopicMatchesFilter (itself checked against
+// libmosquitto in topic_differential_test.cc): the Mosquitto plugin allows deliveries with it.
+#include "shared/topic_filter_matcher.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/topic_filter.h"
+#include "shared/topic_levels.h"
+
+namespace certguard {
+namespace {
+
+bool Matches(std::string_view filter, std::string_view topic) {
+  const auto matcher = TopicFilterMatcher::Of(filter);
+  EXPECT_TRUE(matcher.has_value()) << filter;
+  TopicLevels levels;
+  levels.Split(topic);
+  return matcher && matcher->Matches(levels);
+}
+
+// Every string of `levels` joined by '/', from one level deep to `max_depth`.
+std::vector<std::string> Enumerate(const std::vector<std::string>& levels, size_t max_depth) {
+  std::vector<std::string> out;
+  std::vector<std::string> frontier = {""};
+  for (size_t depth = 1; depth <= max_depth; ++depth) {
+    std::vector<std::string> next;
+    for (const std::string& prefix : frontier) {
+      for (const std::string& level : levels)
+        next.push_back(depth == 1 ? level : prefix + "/" + level);
+    }
+    out.insert(out.end(), next.begin(), next.end());
+    frontier = std::move(next);
+  }
+  return out;
+}
+
+TEST(TopicFilterMatcher, MatchesLevelByLevel) {
+  EXPECT_TRUE(Matches("sensors/+/telemetry", "sensors/sensor-1/telemetry"));
+  EXPECT_FALSE(Matches("sensors/+/telemetry", "sensors/sensor-1/status"));
+  EXPECT_FALSE(Matches("sensors/+/telemetry", "sensors/sensor-1/telemetry/x"));
+  EXPECT_FALSE(Matches("sensors/+/telemetry", "sensors/telemetry"));
+  EXPECT_TRUE(Matches("sensors/#", "sensors/a/b/c"));
+  EXPECT_TRUE(Matches("sensors/#", "sensors"));  // `#` also matches its parent level
+  EXPECT_FALSE(Matches("sensors/+/#", "sensors"));
+  EXPECT_TRUE(Matches("a//b", "a//b"));
+  EXPECT_TRUE(Matches("+/+", "/"));
+  EXPECT_TRUE(Matches("a/+", "a/"));
+  EXPECT_FALSE(Matches("a", "a/"));
+}
+
+TEST(TopicFilterMatcher, FirstLevelWildcardsNeverMatchDollarTopics) {
+  EXPECT_FALSE(Matches("#", "$SYS/broker/uptime"));
+  EXPECT_FALSE(Matches("+/broker/uptime", "$SYS/broker/uptime"));
+  EXPECT_TRUE(Matches("$SYS/#", "$SYS/broker/uptime"));
+  EXPECT_TRUE(Matches("a/#", "a/$x"));
+  EXPECT_TRUE(Matches("#", "/$x"));
+}
+
+TEST(TopicFilterMatcher, NothingThatIsNoTopicNameMatches) {
+  for (std::string_view topic : {std::string_view(""), std::string_view("a/+"),
+                                 std::string_view("a/#"), std::string_view("a\0b", 3)}) {
+    EXPECT_FALSE(Matches("#", topic)) << topic;
+    EXPECT_FALSE(Matches("a/+", topic)) << topic;
+  }
+}
+
+TEST(TopicFilterMatcher, RefusesWhatIsNoFilter) {
+  for (std::string_view filter : {"", "a/#/b", "a+", "#a", "a/b#"}) {
+    EXPECT_FALSE(TopicFilterMatcher::Of(filter).has_value()) << filter;
+  }
+  EXPECT_EQ(TopicFilterMatcher::Of("a/+/#")->filter(), "a/+/#");
+}
+
+// Every topic over levels that tell filters apart (literals, empty, `$`, a fresh one), against
+// every valid filter over the same literals and the wildcards, four levels deep; and the same
+// with a first level long enough that the topic's split takes its other path (64 bytes or more).
+TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicAndFilter) {
+  const std::string long_level(60, 'l');
+  const std::vector<std::string> topic_levels = {"a", "", "$s", "c", long_level};
+  const std::vector<std::string> filter_levels = {"a", "", "$s", "+", "#", long_level};
+  std::vector<std::string> filters;
+  for (std::string& filter : Enumerate(filter_levels, 4)) {
+    if (IsValidTopicFilter(filter)) filters.push_back(std::move(filter));
+  }
+  std::vector<std::string> topics = Enumerate(topic_levels, 4);
+  topics.push_back("");
+
+  size_t matches = 0;
+  size_t long_topics = 0;
+  size_t failures = 0;
+  std::vector<TopicFilterMatcher> matchers;
+  for (const std::string& filter : filters) matchers.push_back(*TopicFilterMatcher::Of(filter));
+  for (const std::string& topic : topics) {
+    TopicLevels levels;
+    levels.Split(topic);
+    long_topics += topic.size() >= 64 ? 1 : 0;
+    for (size_t f = 0; f < filters.size(); ++f) {
+      const bool expected = TopicMatchesFilter(topic, filters[f]);
+      matches += expected ? 1 : 0;
+      if (matchers[f].Matches(levels) != expected && ++failures <= 20) {
+        ADD_FAILURE() << "filter '" << filters[f] << "' topic '" << topic << "': expected "
+                      << expected;
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0u);
+  // Guard against a universe that tests nothing interesting.
+  EXPECT_GT(matches, topics.size());
+  EXPECT_GT(long_topics, topics.size() / 4);
+}
+
+}  // namespace
+}  // namespace certguard
