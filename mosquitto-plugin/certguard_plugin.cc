@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -133,6 +134,15 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   state.certificate = std::move(peer);
   SetValidity(state, *certificate, now);
   state.session = std::move(session);
+  // The broker keeps the subscriptions of a durable session, and of a connection it
+  // authenticates again (SIGHUP), and the client does not send them again: keep what they prove,
+  // proved again for the new session.
+  if (ClientState* previous = clients_.Find(client_id);
+      previous != nullptr && previous->grants != nullptr &&
+      (previous->connection == client || !mosquitto_client_clean_session(client))) {
+    state.grants = std::move(previous->grants);
+    ReproveGrants(state);
+  }
   clients_.Put(client_id, std::move(state));
   return MOSQ_ERR_SUCCESS;
 }
@@ -141,6 +151,11 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
   Action action;
   switch (access) {
     case MOSQ_ACL_UNSUBSCRIBE:
+      // Always allowed, and the subscription's grant is no longer needed.
+      if (ClientState* state = clients_.Find(client, ClientIdOf(client));
+          state != nullptr && state->grants != nullptr && topic != nullptr) {
+        state->grants->Forget(topic);
+      }
       return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_WRITE:
       action = Action::kPublish;
@@ -189,9 +204,20 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
   if (repeatable && state->recent_allow.Holds(snapshot_serial_, action, topic_view)) {
     return MOSQ_ERR_SUCCESS;
   }
+  // A delivery through a subscription this snapshot allowed is allowed (ReceiveGrants).
+  if (action == Action::kReceive && state->grants != nullptr &&
+      state->grants->Cover(snapshot_serial_, topic_view)) {
+    state->recent_allow.Remember(snapshot_serial_, action, topic_view);
+    return MOSQ_ERR_SUCCESS;
+  }
   const Decision decision = snapshot_->Authorize(state->session, action, topic_view);
   if (decision.allowed) {
-    if (repeatable) state->recent_allow.Remember(snapshot_serial_, action, topic_view);
+    if (repeatable) {
+      state->recent_allow.Remember(snapshot_serial_, action, topic_view);
+    } else {
+      if (state->grants == nullptr) state->grants = std::make_unique<ReceiveGrants>();
+      state->grants->Grant(snapshot_serial_, topic_view);
+    }
     return MOSQ_ERR_SUCCESS;
   }
   Audit(client_id, state->session.device_id, action, topic_view, decision);
@@ -399,8 +425,16 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
   WarnOnce(ConnectWarning(decision));
   state.session = std::move(session);
   state.recent_allow.Forget();
+  ReproveGrants(state);
   SetValidity(state, *certificate, now);
   return true;
+}
+
+void CertguardPlugin::ReproveGrants(ClientState& state) {
+  if (state.grants == nullptr) return;
+  state.grants->Reprove(snapshot_serial_, [&](std::string_view subscription) {
+    return snapshot_->Authorize(state.session, Action::kSubscribe, subscription).allowed;
+  });
 }
 
 void CertguardPlugin::OnDisconnect(struct mosquitto* client) {

@@ -52,6 +52,8 @@ class CertguardPlugin {
   // Re-authorises one client against `snapshot_`; refuses it when the snapshot no longer
   // admits it. Returns false when refused.
   bool Rebind(const std::string& client_id, ClientState& state, int64_t now);
+  // Keeps the subscriptions `state` was granted that its session, under snapshot_, still allows.
+  void ReproveGrants(ClientState& state);
   // Starts a sweep over every known client (a copy of their ids, so the registry may change
   // while it runs): after a snapshot swap, and at most once a second while horizon_ does not
   // hold.
