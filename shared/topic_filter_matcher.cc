@@ -1,48 +1,52 @@
 #include "shared/topic_filter_matcher.h"
 
+#include <bit>
+
 #include "shared/same_bytes.h"
 #include "shared/topic_filter.h"
 
 namespace certguard {
 
 std::optional<TopicFilterMatcher> TopicFilterMatcher::Of(std::string_view filter) {
-  if (!IsValidTopicFilter(filter)) return std::nullopt;
-  TopicFilterMatcher matcher;
-  matcher.filter_ = filter;
-  uint32_t begin = 0;
-  for (std::string_view level : SplitTopicLevels(filter)) {
-    const Kind kind = level == "+"   ? Kind::kSingleWildcard
-                      : level == "#" ? Kind::kMultiWildcard
-                                     : Kind::kLiteral;
-    matcher.levels_.push_back({begin, static_cast<uint32_t>(level.size()), kind});
-    begin += static_cast<uint32_t>(level.size()) + 1;
+  if (filter.size() > kMaxBytes || !IsValidTopicFilter(filter)) return std::nullopt;
+  uint64_t pluses = 0;
+  for (size_t i = 0; i < filter.size(); ++i) {
+    if (filter[i] == '+') pluses |= uint64_t{1} << i;  // valid: always a whole level
   }
-  return matcher;
+  return TopicFilterMatcher(filter, pluses);
 }
 
+// A literal run of the filter starts at its start or after a `+` (so at a '/') and ends before a
+// `+` (so after a '/') or at its end: equal bytes keep the topic's levels aligned with the
+// filter's, and a run's bytes are never '+' or '#', so they need no check on the topic's side.
 bool TopicFilterMatcher::Matches(const TopicLevels& topic) const {
   if (!topic.valid()) return false;
-  const char* const text = topic.text().data();
-  const auto size = static_cast<uint32_t>(topic.text().size());
+  const std::string_view text = topic.text();
+  const char* const filter = filter_.data();
+  // A last level of '#' matches its parent level too (`a/#` matches `a`): what it leaves of the
+  // filter, the `core`, ends with the '/' that the topic may lack.
+  const bool hash = filter_.back() == '#';
+  const auto core = static_cast<uint32_t>(filter_.size() - (hash ? 1 : 0));
   // The `$` rule: a first level of '+' or '#' never matches a topic that starts with '$'.
-  const bool dollar = text[0] == '$';
-  const Level* const first = levels_.data();
-  const Level* const last = first + levels_.size();
-  uint32_t begin = 0;  // where the topic's next level starts; past its end when it has no more
-  for (const Level* level = first; level != last; ++level) {
-    // '#' is the filter's last level and matches what is left, none included (`a/#` matches `a`).
-    if (level->kind == Kind::kMultiWildcard) return level != first || !dollar;
-    if (begin > size) return false;  // the topic ran out of levels first
-    const uint32_t end = topic.LevelEnd(begin);
-    if (level->kind == Kind::kSingleWildcard) {
-      if (level == first && dollar) return false;
-    } else if (!SameBytes(std::string_view(filter_.data() + level->begin, level->size),
-                          std::string_view(text + begin, end - begin))) {
+  if (text.front() == '$' && (core == 0 || (pluses_ & 1) != 0)) return false;
+  uint32_t at = 0;     // in the filter
+  uint32_t begin = 0;  // in the topic
+  for (uint64_t pluses = pluses_; pluses != 0; pluses &= pluses - 1) {
+    const auto plus = static_cast<uint32_t>(std::countr_zero(pluses));
+    const uint32_t run = plus - at;
+    if (text.size() - begin < run ||
+        !SameBytes(std::string_view(filter + at, run), text.substr(begin, run))) {
       return false;
     }
-    begin = end + 1;
+    begin = topic.LevelEnd(begin + run);  // the '+' takes one level
+    at = plus + 1;
   }
-  return begin > size;  // and the filter ran out of levels when the topic did
+  const std::string_view rest = text.substr(begin);
+  const std::string_view run(filter + at, core - at);
+  if (!hash) return SameBytes(run, rest);
+  if (run.empty()) return true;  // the filter `#`
+  // `run` ends with the '/' before the '#': the topic goes on past it, or stops just before it.
+  return rest.starts_with(run) || SameBytes(run.substr(0, run.size() - 1), rest);
 }
 
 }  // namespace certguard

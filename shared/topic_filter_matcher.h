@@ -1,44 +1,42 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "shared/topic_levels.h"
 
 namespace certguard {
 
-// One topic filter split into its levels once, so that matching a topic that is already split
-// (TopicLevels) costs one comparison per level. The Mosquitto plugin matches every delivery to a
-// subscriber against the filters it subscribed to (mosquitto-plugin/receive_grants.h); the
-// TopicLevels split it shares with the full decision also checks the topic name.
+// A view of a valid topic filter under 64 bytes together with where its `+` levels are, one bit
+// per byte. Matching a topic that is already split (TopicLevels) then compares the literal runs
+// between the wildcards whole (`sensors/` and `/telemetry` in `sensors/+/telemetry`) and lets
+// each `+` take one level of the topic, found from the split: a compare per wildcard, not per
+// level. The Mosquitto plugin matches every delivery to a subscriber against the filters it
+// subscribed to (mosquitto-plugin/receive_grants.h), which keeps only the text and the mask.
 //
 // Matches gives exactly TopicMatchesFilter's answer, the `$` rule included
-// (tests/unit/topic_differential_test.cc, tests/fuzz/fuzz_topic_filter.cc).
+// (tests/unit/topic_filter_matcher_test.cc, tests/fuzz/fuzz_topic_filter.cc).
 class TopicFilterMatcher {
  public:
-  // nullopt when `filter` is not a valid topic filter (IsValidTopicFilter).
-  static std::optional<TopicFilterMatcher> Of(std::string_view filter);
+  static constexpr size_t kMaxBytes = 63;
 
-  const std::string& filter() const { return filter_; }
+  // nullopt when `filter` is not a valid topic filter (IsValidTopicFilter) or is longer than
+  // kMaxBytes. The matcher points into `filter`.
+  static std::optional<TopicFilterMatcher> Of(std::string_view filter);
+  // A matcher Of(filter) gave before, rebuilt from its parts.
+  TopicFilterMatcher(std::string_view filter, uint64_t pluses) : filter_(filter), pluses_(pluses) {}
+
+  std::string_view filter() const { return filter_; }
+  uint64_t pluses() const { return pluses_; }
 
   // Whether the filter matches `topic`; false when `topic` is not a valid topic name.
   bool Matches(const TopicLevels& topic) const;
 
  private:
-  enum class Kind : uint8_t { kLiteral, kSingleWildcard, kMultiWildcard };
-  struct Level {
-    uint32_t begin;  // a literal's bytes in filter_
-    uint32_t size;
-    Kind kind;
-  };
-
-  TopicFilterMatcher() = default;
-
-  std::string filter_;
-  std::vector<Level> levels_;
+  std::string_view filter_;
+  uint64_t pluses_;  // bit i: filter_[i] is a `+` level
 };
 
 }  // namespace certguard
