@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
       sizeof(ClientState), sizeof(CertificateInfo), sizeof(DeviceSession),
       sizeof(std::pair<const std::string, ClientState>) + 2 * sizeof(void*));
   double heap_per_client = 0;
+  double grant_per_client = 0;
   {
     auto snapshot = PolicySnapshot::Load(example);
     if (!snapshot) Fail(snapshot.error().message);
@@ -148,6 +149,17 @@ int main(int argc, char** argv) {
         "  heap in use per client (ClientRegistry entry with its DeviceSession, malloc "
         "overhead): %.0f bytes\n",
         heap_per_client);
+    // Most devices subscribe to their commands: what the grant of that subscription adds, as
+    // OnAclCheck keeps it (the broker's own subscription record is not counted here).
+    const size_t before_grants = HeapInUse();
+    for (int i = 0; i < clients; ++i) {
+      const std::string& id = identities[static_cast<size_t>(i)].client_id();
+      ClientState* state = registry.Find(id);
+      state->grants.Grant(1, "devices/" + id + "/commands/#");
+    }
+    grant_per_client = static_cast<double>(HeapInUse() - before_grants) / clients;
+    std::printf("  with each client's commands subscription granted: +%.0f bytes per client\n",
+                grant_per_client);
   }
 
   // --- The broker, with and without the plugin. ---
@@ -204,6 +216,10 @@ int main(int argc, char** argv) {
           "<= 512 bytes", plugin_share <= kTargetBytesPerClient ? "pass" : "MISS");
   Summary("5 plugin state per client (its structures, heap)", Format("%.0f bytes", heap_per_client),
           "<= 512 bytes", heap_per_client <= kTargetBytesPerClient ? "pass" : "MISS");
+  Summary("5 plugin state per client with its commands subscription (its structures, heap)",
+          Format("%.0f bytes (+%.0f for the subscription's grant)",
+                 heap_per_client + grant_per_client, grant_per_client),
+          "-", "info");
   Summary(
       "5 100k-device policy memory",
       Format("%.1f MB heap, broker RSS +%.1f MB (peak while loading %.1f MB)", policy_heap / 1e6,

@@ -138,7 +138,7 @@ int CertguardPlugin::OnBasicAuth(struct mosquitto* client) {
   // authenticates again (SIGHUP), and the client does not send them again: keep what they prove,
   // proved again for the new session.
   if (ClientState* previous = clients_.Find(client_id);
-      previous != nullptr && previous->grants != nullptr &&
+      previous != nullptr && !previous->grants.empty() &&
       (previous->connection == client || !mosquitto_client_clean_session(client))) {
     state.grants = std::move(previous->grants);
     ReproveGrants(state);
@@ -153,8 +153,8 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
     case MOSQ_ACL_UNSUBSCRIBE:
       // Always allowed, and the subscription's grant is no longer needed.
       if (ClientState* state = clients_.Find(client, ClientIdOf(client));
-          state != nullptr && state->grants != nullptr && topic != nullptr) {
-        state->grants->Forget(topic);
+          state != nullptr && topic != nullptr) {
+        state->grants.Forget(topic);
       }
       return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_WRITE:
@@ -205,8 +205,7 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
     return MOSQ_ERR_SUCCESS;
   }
   // A delivery through a subscription this snapshot allowed is allowed (ReceiveGrants).
-  if (action == Action::kReceive && state->grants != nullptr &&
-      state->grants->Cover(snapshot_serial_, topic_view)) {
+  if (action == Action::kReceive && state->grants.Cover(snapshot_serial_, topic_view)) {
     state->recent_allow.Remember(snapshot_serial_, action, topic_view);
     return MOSQ_ERR_SUCCESS;
   }
@@ -215,8 +214,7 @@ int CertguardPlugin::OnAclCheck(struct mosquitto* client, const char* topic, int
     if (repeatable) {
       state->recent_allow.Remember(snapshot_serial_, action, topic_view);
     } else {
-      if (state->grants == nullptr) state->grants = std::make_unique<ReceiveGrants>();
-      state->grants->Grant(snapshot_serial_, topic_view);
+      state->grants.Grant(snapshot_serial_, topic_view);
     }
     return MOSQ_ERR_SUCCESS;
   }
@@ -431,8 +429,7 @@ bool CertguardPlugin::Rebind(const std::string& client_id, ClientState& state, i
 }
 
 void CertguardPlugin::ReproveGrants(ClientState& state) {
-  if (state.grants == nullptr) return;
-  state.grants->Reprove(snapshot_serial_, [&](std::string_view subscription) {
+  state.grants.Reprove(snapshot_serial_, [&](std::string_view subscription) {
     return snapshot_->Authorize(state.session, Action::kSubscribe, subscription).allowed;
   });
 }

@@ -33,8 +33,8 @@ struct ClientState {
   int64_t valid_until = 0;
   DeviceSession session;
   RecentAllow recent_allow;
-  // The subscriptions the session was allowed, which prove deliveries; null until the first.
-  std::unique_ptr<ReceiveGrants> grants;
+  // The subscriptions the session was allowed, which prove deliveries.
+  ReceiveGrants grants;
   bool refused = false;  // revoked or no longer authorised: every check denies until it reconnects
   // The connection ended and the broker discards the session: forgotten at the next tick, not at
   // once, because the broker checks the client's Will with us right after the disconnect.

@@ -209,6 +209,18 @@ TEST(ReceiveGrants, KeepsTheNewestFiltersAndEachOnce) {
   EXPECT_TRUE(grants.Cover(kSerial, "f/" + std::to_string(ReceiveGrants::kMaxFilters)));
 }
 
+TEST(ReceiveGrants, LongSubscriptionsAreLeftToTheFullDecision) {
+  ReceiveGrants grants;
+  const std::string long_filter = "sensors/" + std::string(60, 'x') + "/#";
+  grants.Grant(kSerial, long_filter);
+  grants.Grant(kSerial, "$share/" + std::string(250, 'g') + "/sensors/#");
+  EXPECT_TRUE(grants.empty());
+  grants.Grant(kSerial, "$share/" + std::string(200, 'g') + "/sensors/#");
+  EXPECT_TRUE(grants.Cover(kSerial, "sensors/s-1"));
+  grants.Forget("$share/" + std::string(200, 'g') + "/sensors/#");
+  EXPECT_TRUE(grants.empty());
+}
+
 TEST(ReceiveGrants, InvalidSubscriptionsAndTopicsGrantNothing) {
   ReceiveGrants grants;
   grants.Grant(kSerial, "a/#/b");
