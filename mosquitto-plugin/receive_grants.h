@@ -9,7 +9,6 @@
 
 #include "shared/topic_filter.h"
 #include "shared/topic_filter_matcher.h"
-#include "shared/topic_levels.h"
 
 namespace certguard::mosquitto_plugin {
 
@@ -70,14 +69,12 @@ class ReceiveGrants {
   // Whether a filter proved under `serial` matches `topic`, a valid topic name.
   bool Cover(uint64_t serial, std::string_view topic) const {
     if (block_ == nullptr || serial != this->serial()) return false;
-    TopicLevels levels;
-    if (!levels.Split(topic)) return false;
     const std::string_view entries = Entries();
     for (size_t at = 0; at < entries.size(); at = Next(entries, at)) {
       const Header header = HeaderAt(entries, at);
       const std::string_view filter(entries.data() + at + sizeof(Header) + header.filter_begin,
                                     header.size - header.filter_begin);
-      if (TopicFilterMatcher(filter, header.pluses).Matches(levels)) return true;
+      if (TopicFilterMatcher(filter, header.pluses).Matches(topic)) return true;
     }
     return false;
   }

@@ -4,6 +4,7 @@
 
 #include "shared/same_bytes.h"
 #include "shared/topic_filter.h"
+#include "shared/topic_levels.h"
 
 namespace certguard {
 
@@ -18,35 +19,37 @@ std::optional<TopicFilterMatcher> TopicFilterMatcher::Of(std::string_view filter
 
 // A literal run of the filter starts at its start or after a `+` (so at a '/') and ends before a
 // `+` (so after a '/') or at its end: equal bytes keep the topic's levels aligned with the
-// filter's, and a run's bytes are never '+' or '#', so they need no check on the topic's side.
-bool TopicFilterMatcher::Matches(const TopicLevels& topic) const {
-  if (!topic.valid()) return false;
-  const std::string_view text = topic.text();
+// filter's. Every byte of the topic is either in a run, taken by a `+`, or left to a `#`.
+bool TopicFilterMatcher::Matches(std::string_view topic) const {
+  constexpr size_t kMaxTopicBytes = 65535;  // MQTT strings carry a 16-bit length
+  if (topic.empty() || topic.size() > kMaxTopicBytes) return false;
   const char* const filter = filter_.data();
   // A last level of '#' matches its parent level too (`a/#` matches `a`): what it leaves of the
   // filter, the `core`, ends with the '/' that the topic may lack.
   const bool hash = filter_.back() == '#';
   const auto core = static_cast<uint32_t>(filter_.size() - (hash ? 1 : 0));
   // The `$` rule: a first level of '+' or '#' never matches a topic that starts with '$'.
-  if (text.front() == '$' && (core == 0 || (pluses_ & 1) != 0)) return false;
+  if (topic.front() == '$' && (core == 0 || (pluses_ & 1) != 0)) return false;
   uint32_t at = 0;     // in the filter
   uint32_t begin = 0;  // in the topic
   for (uint64_t pluses = pluses_; pluses != 0; pluses &= pluses - 1) {
     const auto plus = static_cast<uint32_t>(std::countr_zero(pluses));
     const uint32_t run = plus - at;
-    if (text.size() - begin < run ||
-        !SameBytes(std::string_view(filter + at, run), text.substr(begin, run))) {
+    if (topic.size() - begin < run ||
+        !SameBytes(std::string_view(filter + at, run), topic.substr(begin, run))) {
       return false;
     }
-    begin = topic.LevelEnd(begin + run);  // the '+' takes one level
+    begin = TopicLevels::CheckedLevelEnd(topic, begin + run);  // the `+` takes one level
+    if (begin == TopicLevels::kForbidden) return false;
     at = plus + 1;
   }
-  const std::string_view rest = text.substr(begin);
+  const std::string_view rest = topic.substr(begin);
   const std::string_view run(filter + at, core - at);
   if (!hash) return SameBytes(run, rest);
-  if (run.empty()) return true;  // the filter `#`
+  if (run.empty()) return TopicLevels::NothingForbidden(rest);  // the filter `#`
   // `run` ends with the '/' before the '#': the topic goes on past it, or stops just before it.
-  return rest.starts_with(run) || SameBytes(run.substr(0, run.size() - 1), rest);
+  if (rest.starts_with(run)) return TopicLevels::NothingForbidden(rest.substr(run.size()));
+  return SameBytes(run.substr(0, run.size() - 1), rest);
 }
 
 }  // namespace certguard

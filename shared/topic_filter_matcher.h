@@ -5,18 +5,17 @@
 #include <optional>
 #include <string_view>
 
-#include "shared/topic_levels.h"
-
 namespace certguard {
 
 // A view of a valid topic filter under 64 bytes together with where its `+` levels are, one bit
-// per byte. Matching a topic that is already split (TopicLevels) then compares the literal runs
-// between the wildcards whole (`sensors/` and `/telemetry` in `sensors/+/telemetry`) and lets
-// each `+` take one level of the topic, found from the split: a compare per wildcard, not per
-// level. The Mosquitto plugin matches every delivery to a subscriber against the filters it
-// subscribed to (mosquitto-plugin/receive_grants.h), which keeps only the text and the mask.
+// per byte. Matching compares the literal runs between the wildcards whole (`sensors/` and
+// `/telemetry` in `sensors/+/telemetry`) and lets each `+` take one level of the topic: a compare
+// per wildcard rather than per level, and only the bytes the wildcards take are checked for what
+// a topic name may not hold (the runs equal the filter's bytes, which never are '+', '#' or NUL).
+// The Mosquitto plugin matches every delivery to a subscriber against the filters it subscribed
+// to (mosquitto-plugin/receive_grants.h), which keeps only the text and the mask.
 //
-// Matches gives exactly TopicMatchesFilter's answer, the `$` rule included
+// Matches gives exactly TopicMatchesFilter's answer, for any bytes, the `$` rule included
 // (tests/unit/topic_filter_matcher_test.cc, tests/fuzz/fuzz_topic_filter.cc).
 class TopicFilterMatcher {
  public:
@@ -32,7 +31,7 @@ class TopicFilterMatcher {
   uint64_t pluses() const { return pluses_; }
 
   // Whether the filter matches `topic`; false when `topic` is not a valid topic name.
-  bool Matches(const TopicLevels& topic) const;
+  bool Matches(std::string_view topic) const;
 
  private:
   std::string_view filter_;

@@ -65,7 +65,37 @@ inline Block Scan(const char* bytes) {
 }
 #endif
 
+// The block of up to 16 bytes at `bytes` (`size` of them), padded with 'a' (neither a separator
+// nor forbidden) when shorter: never read past the text.
+inline Block ScanUpTo16(const char* bytes, size_t size) {
+  if (size >= 16) return Scan(bytes);
+  char padded[16];
+  std::memset(padded, 'a', sizeof padded);
+  std::memcpy(padded, bytes, size);
+  return Scan(padded);
+}
+
 }  // namespace
+
+uint32_t TopicLevels::CheckedLevelEnd(std::string_view topic, uint32_t begin) {
+  for (size_t at = begin; at < topic.size(); at += 16) {
+    const Block block = ScanUpTo16(topic.data() + at, topic.size() - at);
+    if (block.slashes != 0) {
+      const uint32_t before_slash = (1u << std::countr_zero(block.slashes)) - 1;
+      if ((block.forbidden & before_slash) != 0) return kForbidden;
+      return static_cast<uint32_t>(at) + static_cast<uint32_t>(std::countr_zero(block.slashes));
+    }
+    if (block.forbidden != 0) return kForbidden;
+  }
+  return static_cast<uint32_t>(topic.size());
+}
+
+bool TopicLevels::NothingForbidden(std::string_view text) {
+  for (size_t at = 0; at < text.size(); at += 16) {
+    if (ScanUpTo16(text.data() + at, text.size() - at).forbidden != 0) return false;
+  }
+  return true;
+}
 
 // A topic of 64 bytes or more: rare, so its levels are found as the walk reaches them.
 uint32_t TopicLevels::LongLevelEnd(uint32_t begin) const {

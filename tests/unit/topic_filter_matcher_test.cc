@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "shared/topic_filter.h"
-#include "shared/topic_levels.h"
 
 namespace certguard {
 namespace {
@@ -19,9 +18,7 @@ namespace {
 bool Matches(std::string_view filter, std::string_view topic) {
   const auto matcher = TopicFilterMatcher::Of(filter);
   EXPECT_TRUE(matcher.has_value()) << filter;
-  TopicLevels levels;
-  levels.Split(topic);
-  return matcher && matcher->Matches(levels);
+  return matcher && matcher->Matches(topic);
 }
 
 // Every string of `levels` joined by '/', from one level deep to `max_depth`.
@@ -80,12 +77,14 @@ TEST(TopicFilterMatcher, RefusesWhatIsNoFilterAndWhatIsTooLong) {
   EXPECT_FALSE(TopicFilterMatcher::Of(std::string(TopicFilterMatcher::kMaxBytes + 1, 'a')));
 }
 
-// Every topic over levels that tell filters apart (literals, empty, `$`, a fresh one), against
-// every valid filter over the same literals and the wildcards, four levels deep; and the same
-// with a first level long enough that the topic's split takes its other path (64 bytes or more).
-TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicAndFilter) {
+// Every topic over levels that tell filters apart (literals, empty, `$`, a fresh one) or make it
+// no topic name ('+', '#' or NUL, also past the first 16 bytes of a level), against every valid
+// filter over the same literals and the wildcards, four levels deep; with a level long enough to
+// take several 16-byte blocks and to make the topic 64 bytes or more.
+TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicValidOrNot) {
   const std::string long_level(60, 'l');
-  const std::vector<std::string> topic_levels = {"a", "", "$s", "c", long_level};
+  const std::vector<std::string> topic_levels = {
+      "a", "", "$s", "c", "x+", std::string("n\0", 2), std::string(18, 'm') + "#", long_level};
   const std::vector<std::string> filter_levels = {"a", "", "$s", "+", "#", long_level};
   std::vector<std::string> filters;
   for (std::string& filter : Enumerate(filter_levels, 4)) {
@@ -101,14 +100,14 @@ TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicAndFilter)
   size_t failures = 0;
   std::vector<TopicFilterMatcher> matchers;
   for (const std::string& filter : filters) matchers.push_back(*TopicFilterMatcher::Of(filter));
+  size_t invalid_topics = 0;
   for (const std::string& topic : topics) {
-    TopicLevels levels;
-    levels.Split(topic);
     long_topics += topic.size() >= 64 ? 1 : 0;
+    invalid_topics += IsValidTopicName(topic) ? 0 : 1;
     for (size_t f = 0; f < filters.size(); ++f) {
       const bool expected = TopicMatchesFilter(topic, filters[f]);
       matches += expected ? 1 : 0;
-      if (matchers[f].Matches(levels) != expected && ++failures <= 20) {
+      if (matchers[f].Matches(topic) != expected && ++failures <= 20) {
         ADD_FAILURE() << "filter '" << filters[f] << "' topic '" << topic << "': expected "
                       << expected;
       }
@@ -117,7 +116,8 @@ TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicAndFilter)
   EXPECT_EQ(failures, 0u);
   // Guard against a universe that tests nothing interesting.
   EXPECT_GT(matches, topics.size());
-  EXPECT_GT(long_topics, topics.size() / 4);
+  EXPECT_GT(long_topics, topics.size() / 8);
+  EXPECT_GT(invalid_topics, topics.size() / 4);
   EXPECT_GT(filters.size(), 400u);
 }
 

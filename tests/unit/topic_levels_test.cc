@@ -99,5 +99,35 @@ TEST(TopicLevelsTest, AgreesWithTheByteWiseFunctionsOnRandomStrings) {
   }
 }
 
+// The checks a single filter's match makes without a split: a level's end, or that it holds
+// what no topic name may, whichever 16-byte block of the level it is in.
+TEST(TopicLevelsTest, CheckedLevelEndFindsTheLevelsEndOrWhatItMayNotHold) {
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("sensors/s-1/telemetry", 8), 11u);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("sensors/s-1", 8), 11u);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/", 2), 2u);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/+/b", 2), TopicLevels::kForbidden);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/b#", 2), TopicLevels::kForbidden);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd(std::string_view("a/\0/b", 5), 2),
+            TopicLevels::kForbidden);
+  // A forbidden byte after the level's end is the next level's business.
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/b/#", 2), 3u);
+  const std::string long_level(40, 'x');
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level + "/b", 2), 42u);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level + "+/b", 2), TopicLevels::kForbidden);
+  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level, 2), 42u);
+}
+
+TEST(TopicLevelsTest, NothingForbiddenLooksAtEveryByte) {
+  EXPECT_TRUE(TopicLevels::NothingForbidden(""));
+  EXPECT_TRUE(TopicLevels::NothingForbidden("a/b/c"));
+  for (size_t at = 0; at < 40; ++at) {
+    for (char bad : {'+', '#', '\0'}) {
+      std::string text(40, 'x');
+      text[at] = bad;
+      EXPECT_FALSE(TopicLevels::NothingForbidden(text)) << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace certguard
