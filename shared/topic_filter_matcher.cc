@@ -3,8 +3,8 @@
 #include <bit>
 
 #include "shared/same_bytes.h"
+#include "shared/topic_bytes.h"
 #include "shared/topic_filter.h"
-#include "shared/topic_levels.h"
 
 namespace certguard {
 
@@ -39,16 +39,16 @@ bool TopicFilterMatcher::Matches(std::string_view topic) const {
         !SameBytes(std::string_view(filter + at, run), topic.substr(begin, run))) {
       return false;
     }
-    begin = TopicLevels::CheckedLevelEnd(topic, begin + run);  // the `+` takes one level
-    if (begin == TopicLevels::kForbidden) return false;
+    begin = topic_bytes::CheckedLevelEnd(topic, begin + run);  // the `+` takes one level
+    if (begin == topic_bytes::kForbidden) return false;
     at = plus + 1;
   }
   const std::string_view rest = topic.substr(begin);
   const std::string_view run(filter + at, core - at);
   if (!hash) return SameBytes(run, rest);
-  if (run.empty()) return TopicLevels::NothingForbidden(rest);  // the filter `#`
+  if (run.empty()) return topic_bytes::NothingForbidden(rest);  // the filter `#`
   // `run` ends with the '/' before the '#': the topic goes on past it, or stops just before it.
-  if (rest.starts_with(run)) return TopicLevels::NothingForbidden(rest.substr(run.size()));
+  if (rest.starts_with(run)) return topic_bytes::NothingForbidden(rest.substr(run.size()));
   return SameBytes(run.substr(0, run.size() - 1), rest);
 }
 

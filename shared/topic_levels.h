@@ -23,14 +23,6 @@ class TopicLevels {
   // The topic as given to Split.
   std::string_view text() const { return topic_; }
 
-  // For matching a topic against one filter without splitting all of it: the end of the level
-  // of `topic` that starts at `begin` (its '/', or the end of the text), or kForbidden when that
-  // level holds '+', '#' or NUL (it is then no topic name). Requires begin <= topic.size().
-  static constexpr uint32_t kForbidden = UINT32_MAX;
-  static uint32_t CheckedLevelEnd(std::string_view topic, uint32_t begin);
-  // Whether `text` holds no '+', '#' or NUL.
-  static bool NothingForbidden(std::string_view text);
-
   // The level that starts at offset `begin` ends at the returned offset: its '/', or the end of
   // the text. The first level starts at 0 and each next one after the end of the one before;
   // once a start is past the end of the text, there are no more levels. "a//b" has the levels

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/topic_bytes.h"
 #include "shared/topic_filter.h"
 
 namespace certguard {
@@ -102,29 +103,29 @@ TEST(TopicLevelsTest, AgreesWithTheByteWiseFunctionsOnRandomStrings) {
 // The checks a single filter's match makes without a split: a level's end, or that it holds
 // what no topic name may, whichever 16-byte block of the level it is in.
 TEST(TopicLevelsTest, CheckedLevelEndFindsTheLevelsEndOrWhatItMayNotHold) {
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("sensors/s-1/telemetry", 8), 11u);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("sensors/s-1", 8), 11u);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/", 2), 2u);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/+/b", 2), TopicLevels::kForbidden);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/b#", 2), TopicLevels::kForbidden);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd(std::string_view("a/\0/b", 5), 2),
-            TopicLevels::kForbidden);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("sensors/s-1/telemetry", 8), 11u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("sensors/s-1", 8), 11u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/", 2), 2u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/+/b", 2), topic_bytes::kForbidden);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/b#", 2), topic_bytes::kForbidden);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd(std::string_view("a/\0/b", 5), 2),
+            topic_bytes::kForbidden);
   // A forbidden byte after the level's end is the next level's business.
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/b/#", 2), 3u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/b/#", 2), 3u);
   const std::string long_level(40, 'x');
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level + "/b", 2), 42u);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level + "+/b", 2), TopicLevels::kForbidden);
-  EXPECT_EQ(TopicLevels::CheckedLevelEnd("a/" + long_level, 2), 42u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/" + long_level + "/b", 2), 42u);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/" + long_level + "+/b", 2), topic_bytes::kForbidden);
+  EXPECT_EQ(topic_bytes::CheckedLevelEnd("a/" + long_level, 2), 42u);
 }
 
 TEST(TopicLevelsTest, NothingForbiddenLooksAtEveryByte) {
-  EXPECT_TRUE(TopicLevels::NothingForbidden(""));
-  EXPECT_TRUE(TopicLevels::NothingForbidden("a/b/c"));
+  EXPECT_TRUE(topic_bytes::NothingForbidden(""));
+  EXPECT_TRUE(topic_bytes::NothingForbidden("a/b/c"));
   for (size_t at = 0; at < 40; ++at) {
     for (char bad : {'+', '#', '\0'}) {
       std::string text(40, 'x');
       text[at] = bad;
-      EXPECT_FALSE(TopicLevels::NothingForbidden(text)) << at;
+      EXPECT_FALSE(topic_bytes::NothingForbidden(text)) << at;
     }
   }
 }
