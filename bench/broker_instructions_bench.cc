@@ -9,12 +9,14 @@
 // takes the same path through the broker's loop whatever the machine is doing; batching, which
 // makes CPU per message depend on the rate, is out of the picture. Each message costs two ACL
 // checks (the publisher's write, the subscriber's read), and certguard answers a check that
-// repeats its client's last allowed one from memory (mosquitto-plugin/recent_allow.h), so three
+// repeats its client's last allowed one from memory (mosquitto-plugin/recent_allow.h) and a read
+// through a subscription it allowed from that subscription's grant (receive_grants.h), so three
 // workloads tell its best, usual and worst case apart:
 //   repeat     one device publishes its telemetry topic again and again: both checks repeat
 //   fleet      8 devices publish their telemetry topics in turn to one dashboard: each device's
-//              write repeats, the dashboard's read never does
-//   alternate  one device alternates its telemetry and status topics: no check ever repeats
+//              write repeats, the dashboard's read never does (its subscription's grant answers)
+//   alternate  one device alternates its telemetry and status topics: no check ever repeats (the
+//              reads are answered from grants, every write takes a full decision)
 // Configurations:
 //   a  no authorization (use_identity_as_username)     b  certguard, example policy
 //   c  certguard, example + 100,000 device rules       d  acl_file with equivalent rules

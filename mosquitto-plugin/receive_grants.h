@@ -68,13 +68,16 @@ class ReceiveGrants {
 
   // Whether a filter proved under `serial` matches `topic`, a valid topic name.
   bool Cover(uint64_t serial, std::string_view topic) const {
-    if (block_ == nullptr || serial != this->serial()) return false;
+    if (block_ == nullptr || serial != this->serial() || topic.empty()) return false;
     const std::string_view entries = Entries();
     for (size_t at = 0; at < entries.size(); at = Next(entries, at)) {
       const Header header = HeaderAt(entries, at);
-      const std::string_view filter(entries.data() + at + sizeof(Header) + header.filter_begin,
-                                    header.size - header.filter_begin);
-      if (TopicFilterMatcher(filter, header.pluses).Matches(topic)) return true;
+      const char* const filter = entries.data() + at + sizeof(Header) + header.filter_begin;
+      // Most filters start with a literal: one byte turns away a topic from another tree.
+      if (*filter != topic.front() && *filter != '+' && *filter != '#') continue;
+      const TopicFilterMatcher matcher(std::string_view(filter, header.size - header.filter_begin),
+                                       header.pluses);
+      if (matcher.Matches(topic)) return true;
     }
     return false;
   }
