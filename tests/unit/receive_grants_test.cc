@@ -16,30 +16,16 @@
 #include "shared/certificate_info.h"
 #include "shared/policy.h"
 #include "shared/topic_filter.h"
+#include "tests/support/joined_levels.h"
 
 namespace certguard::mosquitto_plugin {
 namespace {
 
+using certguard::testing::JoinedLevels;
+
 constexpr uint64_t kSerial = 7;
 
 // --- Soundness: an allowed subscription proves its receives -------------------------------------
-
-// Every string of `levels` joined by '/', from one level deep to `max_depth`.
-std::vector<std::string> Enumerate(const std::vector<std::string>& levels, size_t max_depth) {
-  std::vector<std::string> out;
-  std::vector<std::string> frontier = {""};
-  for (size_t depth = 1; depth <= max_depth; ++depth) {
-    std::vector<std::string> next;
-    for (const std::string& prefix : frontier) {
-      for (const std::string& level : levels) {
-        next.push_back(depth == 1 ? level : prefix + "/" + level);
-      }
-    }
-    out.insert(out.end(), next.begin(), next.end());
-    frontier = std::move(next);
-  }
-  return out;
-}
 
 // A policy of random subscribe rules for `all` and for the device `dev` itself, with
 // placeholders ({id}, {cn}, {client_id} all "dev" here) beside the literal "dev" they equal.
@@ -77,12 +63,12 @@ TEST(ReceiveGrants, AnAllowedSubscriptionProvesEveryReceiveItCanCarryOnGenerated
   std::mt19937_64 rng(0x6ea7'5eed);
   const std::vector<std::string> levels = {"a", "b", "$s", "", "dev", "xdev", "c"};
   std::vector<std::string> subscriptions;
-  for (std::string& filter : Enumerate({"a", "b", "$s", "", "dev", "xdev", "+", "#"}, 3)) {
+  for (std::string& filter : JoinedLevels({"a", "b", "$s", "", "dev", "xdev", "+", "#"}, 3)) {
     if (!IsValidTopicFilter(filter)) continue;
     subscriptions.push_back("$share/g/" + filter);
     subscriptions.push_back(std::move(filter));
   }
-  const std::vector<std::string> topics = Enumerate(levels, 4);
+  const std::vector<std::string> topics = JoinedLevels(levels, 4);
   const PlaceholderValues values{"dev", "dev", "dev"};
   const CertificateInfo certificate;
 

@@ -11,30 +11,17 @@
 #include <vector>
 
 #include "shared/topic_filter.h"
+#include "tests/support/joined_levels.h"
 
 namespace certguard {
 namespace {
+
+using certguard::testing::JoinedLevels;
 
 bool Matches(std::string_view filter, std::string_view topic) {
   const auto matcher = TopicFilterMatcher::Of(filter);
   EXPECT_TRUE(matcher.has_value()) << filter;
   return matcher && matcher->Matches(topic);
-}
-
-// Every string of `levels` joined by '/', from one level deep to `max_depth`.
-std::vector<std::string> Enumerate(const std::vector<std::string>& levels, size_t max_depth) {
-  std::vector<std::string> out;
-  std::vector<std::string> frontier = {""};
-  for (size_t depth = 1; depth <= max_depth; ++depth) {
-    std::vector<std::string> next;
-    for (const std::string& prefix : frontier) {
-      for (const std::string& level : levels)
-        next.push_back(depth == 1 ? level : prefix + "/" + level);
-    }
-    out.insert(out.end(), next.begin(), next.end());
-    frontier = std::move(next);
-  }
-  return out;
 }
 
 TEST(TopicFilterMatcher, MatchesLevelByLevel) {
@@ -87,12 +74,12 @@ TEST(TopicFilterMatcher, AgreesWithTopicMatchesFilterOnEveryShortTopicValidOrNot
       "a", "", "$s", "c", "x+", std::string("n\0", 2), std::string(18, 'm') + "#", long_level};
   const std::vector<std::string> filter_levels = {"a", "", "$s", "+", "#", long_level};
   std::vector<std::string> filters;
-  for (std::string& filter : Enumerate(filter_levels, 4)) {
+  for (std::string& filter : JoinedLevels(filter_levels, 4)) {
     if (IsValidTopicFilter(filter) && filter.size() <= TopicFilterMatcher::kMaxBytes) {
       filters.push_back(std::move(filter));
     }
   }
-  std::vector<std::string> topics = Enumerate(topic_levels, 4);
+  std::vector<std::string> topics = JoinedLevels(topic_levels, 4);
   topics.push_back("");
 
   size_t matches = 0;
