@@ -17,6 +17,9 @@ namespace certguard::topic_bytes {
 // TopicLevels::Split reads a whole topic this way; TopicFilterMatcher only the bytes a filter's
 // wildcards take.
 
+// The longest topic name or filter: MQTT strings carry a 16-bit length.
+inline constexpr size_t kMaxTopicBytes = 65535;
+
 // What one block of 16 bytes holds: bit i of `slashes` is set when byte i is '/', bit i of
 // `forbidden` when byte i is '+', '#' or NUL.
 struct Block {

@@ -5,11 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/topic_bytes.h"
+
 namespace certguard {
 namespace {
 
-// MQTT strings carry a 16-bit length prefix.
-constexpr std::size_t kMaxLength = 65535;
+using topic_bytes::kMaxTopicBytes;
 
 constexpr std::string_view kSharePrefix = "$share/";
 
@@ -79,11 +80,11 @@ std::vector<std::string_view> SplitTopicLevels(std::string_view topic) {
 }
 
 bool IsValidTopicName(std::string_view topic) {
-  return !topic.empty() && topic.size() <= kMaxLength && !HasForbiddenChar(topic);
+  return !topic.empty() && topic.size() <= kMaxTopicBytes && !HasForbiddenChar(topic);
 }
 
 bool IsValidTopicFilter(std::string_view filter) {
-  if (filter.empty() || filter.size() > kMaxLength) return false;
+  if (filter.empty() || filter.size() > kMaxTopicBytes) return false;
   std::size_t level_start = 0;
   for (std::size_t i = 0; i < filter.size(); ++i) {
     const char c = filter[i];
@@ -103,7 +104,8 @@ bool IsValidTopicFilter(std::string_view filter) {
 bool TopicMatchesFilter(std::string_view topic, std::string_view filter) {
   const std::size_t topic_size = topic.size();
   const std::size_t filter_size = filter.size();
-  if (topic_size == 0 || filter_size == 0 || topic_size > kMaxLength || filter_size > kMaxLength) {
+  if (topic_size == 0 || filter_size == 0 || topic_size > kMaxTopicBytes ||
+      filter_size > kMaxTopicBytes) {
     return false;
   }
   if (topic[0] == '$' && (filter[0] == '+' || filter[0] == '#')) return false;

@@ -21,8 +21,7 @@ std::optional<TopicFilterMatcher> TopicFilterMatcher::Of(std::string_view filter
 // `+` (so after a '/') or at its end: equal bytes keep the topic's levels aligned with the
 // filter's. Every byte of the topic is either in a run, taken by a `+`, or left to a `#`.
 bool TopicFilterMatcher::Matches(std::string_view topic) const {
-  constexpr size_t kMaxTopicBytes = 65535;  // MQTT strings carry a 16-bit length
-  if (topic.empty() || topic.size() > kMaxTopicBytes) return false;
+  if (topic.empty() || topic.size() > topic_bytes::kMaxTopicBytes) return false;
   const char* const filter = filter_.data();
   // A last level of '#' matches its parent level too (`a/#` matches `a`): what it leaves of the
   // filter, the `core`, ends with the '/' that the topic may lack.

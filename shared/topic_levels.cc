@@ -9,10 +9,9 @@ namespace certguard {
 namespace {
 
 using topic_bytes::Block;
+using topic_bytes::kMaxTopicBytes;
 using topic_bytes::Scan;
 using topic_bytes::ScanUpTo16;
-
-constexpr size_t kMaxTopicBytes = 65535;  // MQTT strings carry a 16-bit length
 
 }  // namespace
 
