@@ -59,18 +59,6 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// The CPUs this process may run on.
-std::vector<int> AllowedCpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 // Confines the calling thread, and the threads and processes it starts from now on, to `cpus`.
 bool PinTo(const std::vector<int>& cpus) {
   cpu_set_t set;

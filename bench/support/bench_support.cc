@@ -1,5 +1,7 @@
 #include "bench/support/bench_support.h"
 
+#include <sched.h>
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -288,6 +290,17 @@ int ApplyBenchPriority() {
     if (::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), current + shift) == 0) applied = shift;
   }
   return applied;
+}
+
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
 }
 
 }  // namespace certguard::bench

@@ -132,4 +132,7 @@ void StartOrDie(testing::MosquittoBroker& broker, const std::string& what);
 // applied, or 0 when none was asked for or allowed.
 int ApplyBenchPriority();
 
+// The CPUs this process may run on (its affinity), in order; empty when it cannot be read.
+std::vector<int> AllowedCpus();
+
 }  // namespace certguard::bench

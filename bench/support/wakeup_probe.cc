@@ -7,6 +7,8 @@
 #include <chrono>
 #include <map>
 
+#include "bench/support/bench_support.h"
+
 namespace certguard::bench {
 namespace {
 
@@ -19,14 +21,7 @@ int64_t SteadyNs() {
 }  // namespace
 
 WakeupProbe::WakeupProbe() {
-  std::vector<int> cpus;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
-    }
-  }
+  std::vector<int> cpus = AllowedCpus();
   if (cpus.empty()) cpus.push_back(-1);
   wakeups_.reserve(600'000 * cpus.size());
   for (const int cpu : cpus) threads_.emplace_back([this, cpu] { Run(cpu); });
