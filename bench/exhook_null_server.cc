@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 
 #include "emqx-exhook/call_queue.h"
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: exhook_null_server --listen HOST:PORT [--threads N]\n");
     return 2;
   }
+  // As certguard-exhook does (emqx-exhook/main.cc): Debian's Abseil keeps its deadlock detector on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

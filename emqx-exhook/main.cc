@@ -3,6 +3,7 @@
 //                    [--tls-cert F --tls-key F [--tls-ca F]] [--audit FILE] [--threads N]
 // Signals: SIGTERM/SIGINT stop gracefully (exit 0); SIGHUP reloads the policy now and reopens
 // the audit log. Exit 1 when the policy, the TLS files or the listen address cannot be used.
+#include <absl/synchronization/mutex.h>
 #include <signal.h>
 #include <CLI/CLI.hpp>
 
@@ -62,6 +63,10 @@ void ReportReloads(PolicyStore& store, const ExhookAuthorizer& authorizer) {
 }
 
 int Run(const Options& options) {
+  // Debian builds Abseil without NDEBUG, which leaves its deadlock detector on: every lock gRPC
+  // takes then updates a global lock-order graph under a global lock (a few percent of the
+  // server's CPU per call, bench/exhook_bench). A debugging aid, not wanted in production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Signals are taken synchronously by this thread alone: block them before any other thread
   // (policy watcher, gRPC) exists, so every thread inherits the mask.
   sigset_t signals;
