@@ -14,6 +14,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 
 #include "shared/x509_name.h"
 
@@ -212,10 +213,23 @@ Result<CrlSet> CrlSet::Load(const std::vector<std::string>& paths,
 
       STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
       const int count = revoked != nullptr ? sk_X509_REVOKED_num(revoked) : 0;
-      entry.revoked_serials.reserve(entry.revoked_serials.size() + static_cast<size_t>(count));
+      std::string serial;
       for (int k = 0; k < count; ++k) {
         const X509_REVOKED* item = sk_X509_REVOKED_value(revoked, k);
-        entry.revoked_serials.insert(Asn1IntegerToHex(X509_REVOKED_get0_serialNumber(item)));
+        Asn1IntegerToHex(X509_REVOKED_get0_serialNumber(item), &serial);
+        // A CA's serials have one length, near enough: the first sizes the whole list, up to
+        // the 20 octets RFC 5280 allows (41 hex characters with a sign), so that one odd
+        // serial cannot reserve gigabytes.
+        if (k == 0) {
+          entry.revoked_serials.Reserve(static_cast<size_t>(count),
+                                        std::min<size_t>(serial.size(), 41));
+        }
+        if (entry.revoked_serials.size() >= RevokedSerials::kMaxSerials ||
+            entry.revoked_serials.bytes() + serial.size() > RevokedSerials::kMaxBytes) {
+          return Error{display + ": the CRLs issued by " + issuer +
+                       " list more serials than certguard can hold"};
+        }
+        entry.revoked_serials.Insert(serial);
       }
     }
   }

@@ -4,11 +4,11 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "shared/certificate_info.h"
 #include "shared/result.h"
+#include "shared/revoked_serials.h"
 
 namespace certguard {
 
@@ -74,7 +74,7 @@ class CrlSet {
     std::string source;               // display path; "a.crl, b.crl" when merged from several files
     int64_t next_update = INT64_MAX;  // Unix seconds; INT64_MAX when absent
     std::string next_update_source;   // the display path that gave next_update
-    std::unordered_set<std::string> revoked_serials;  // same form as CertificateInfo::serial_hex
+    RevokedSerials revoked_serials;   // same form as CertificateInfo::serial_hex
 
     // Past its nextUpdate at `now`: what `stale_crl` decides about.
     bool StaleAt(int64_t now) const { return now > next_update; }

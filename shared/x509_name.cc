@@ -30,15 +30,28 @@ std::string NameToRfc2253(const X509_NAME* name) {
 }
 
 std::string Asn1IntegerToHex(const ASN1_INTEGER* value) {
-  if (value == nullptr) return "0";
+  std::string hex;
+  Asn1IntegerToHex(value, &hex);
+  return hex;
+}
+
+void Asn1IntegerToHex(const ASN1_INTEGER* value, std::string* out) {
+  std::string& hex = *out;
+  hex.clear();
+  if (value == nullptr) {
+    hex = "0";
+    return;
+  }
   // Straight from the magnitude bytes rather than through a BIGNUM: a million-entry CRL would
   // otherwise cost two extra allocations per serial.
   const unsigned char* bytes = ASN1_STRING_get0_data(value);
   const int length = ASN1_STRING_length(value);
   int first = 0;
   while (first < length && bytes[first] == 0) ++first;
-  if (first == length) return "0";
-  std::string hex;
+  if (first == length) {
+    hex = "0";
+    return;
+  }
   const bool negative = ASN1_STRING_type(value) == V_ASN1_NEG_INTEGER;
   hex.reserve(static_cast<size_t>(length - first) * 2 + (negative ? 1 : 0));
   if (negative) hex.push_back('-');
@@ -50,7 +63,6 @@ std::string Asn1IntegerToHex(const ASN1_INTEGER* value) {
     hex.push_back(kUpperHex[bytes[i] >> 4]);
     hex.push_back(kUpperHex[bytes[i] & 0x0F]);
   }
-  return hex;
 }
 
 bool NormalizeSerialHex(std::string_view text, std::string* out) {

@@ -18,6 +18,8 @@ std::string NameToRfc2253(const X509_NAME* name);
 // Uppercase hex without leading zeros ("0" for zero, "-" prefix for a negative value): what
 // BN_bn2hex prints with its leading zero nibble removed. Used for certificate and CRL serials.
 std::string Asn1IntegerToHex(const ASN1_INTEGER* value);
+// The same into `out`, which is cleared first: reading a million-serial CRL reuses one buffer.
+void Asn1IntegerToHex(const ASN1_INTEGER* value, std::string* out);
 
 // Normalises an operator-written hex serial the same way: ':' separators dropped, uppercase,
 // leading zeros stripped ("0" for all zeros). False when `text` has no hex digit or a character

@@ -93,7 +93,8 @@ void CheckRevokes(const CrlSet& set, X509_CRL* crl) {
     expected.insert(
         ReferenceSerial(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
   }
-  Check(entry->revoked_serials == expected);
+  // The serials held are exactly those listed: as many, and each of them.
+  Check(entry->revoked_serials.size() == expected.size());
   for (const std::string& serial : expected) {
     cert.serial_hex = serial;
     // The earliest possible `now`, so that staleness never hides the answer.
