@@ -484,8 +484,9 @@ int main(int argc, char** argv) {
     const double swap_after = static_cast<double>(NowNs() - begin) / 1e9;
     std::this_thread::sleep_for(kSettle);
     windows.push_back({"reload " + std::to_string(r + 1), begin, NowNs()});
-    std::printf("reload %d: swapped %.2f s after the files changed (generation %d)\n", r + 1,
-                swap_after, generation);
+    std::printf(
+        "reload %d: swapped %.2f s after the files changed (generation %d); broker RSS %.0f MB\n",
+        r + 1, swap_after, generation, static_cast<double>(ProcessRssBytes(broker.pid())) / 1e6);
     std::fflush(stdout);
   }
   stop = true;

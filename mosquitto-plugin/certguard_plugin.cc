@@ -60,7 +60,10 @@ Result<std::unique_ptr<CertguardPlugin>> CertguardPlugin::Create(const Options& 
   std::optional<Error> error;
   std::thread([&] {
     NameThisThread("certguard-load");
-    auto opened = PolicyStore::Open(options.policy_path);
+    // The reaper trims after it frees each replaced snapshot, which also returns what the load
+    // left behind.
+    auto opened =
+        PolicyStore::Open(options.policy_path, PolicyStore::FreedMemory::kReturnedByCaller);
     if (opened) {
       store = std::move(opened).value();
     } else {

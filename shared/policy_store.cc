@@ -24,15 +24,20 @@ std::vector<FileStamp> StampsNow(const std::vector<FileStamp>& like) {
 
 }  // namespace
 
-Result<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& policy_path) {
+Result<std::unique_ptr<PolicyStore>> PolicyStore::Open(const std::string& policy_path,
+                                                       FreedMemory freed_memory) {
   auto first = PolicySnapshot::Load(policy_path);
   ReturnFreedMemoryToTheSystem();
   if (!first) return first.error();
-  return std::unique_ptr<PolicyStore>(new PolicyStore(policy_path, std::move(first).value()));
+  return std::unique_ptr<PolicyStore>(
+      new PolicyStore(policy_path, std::move(first).value(), freed_memory));
 }
 
-PolicyStore::PolicyStore(std::string policy_path, std::shared_ptr<const PolicySnapshot> first)
-    : policy_path_(std::move(policy_path)), current_(std::move(first)) {}
+PolicyStore::PolicyStore(std::string policy_path, std::shared_ptr<const PolicySnapshot> first,
+                         FreedMemory freed_memory)
+    : policy_path_(std::move(policy_path)),
+      freed_memory_(freed_memory),
+      current_(std::move(first)) {}
 
 PolicyStore::~PolicyStore() { StopWatching(); }
 
@@ -138,8 +143,12 @@ void PolicyStore::WatchLoop() {
     const bool forced = std::exchange(reload_requested_, false);
     lock.unlock();
     ReloadEvent event = forced ? Reload() : ReloadIfChanged();
-    if (event.kind != ReloadEvent::Kind::kUnchanged) {
+    if (event.kind == ReloadEvent::Kind::kRejected ||
+        (event.kind == ReloadEvent::Kind::kReloaded &&
+         freed_memory_ == FreedMemory::kReturnedByWatcher)) {
       ReturnFreedMemoryToTheSystem();
+    }
+    if (event.kind != ReloadEvent::Kind::kUnchanged) {
       std::lock_guard events_lock(events_mutex_);
       events_.push_back(std::move(event));
     }
