@@ -282,8 +282,8 @@ void CertguardPlugin::OnTick() {
       StartSweep();
     }
   }
-  if (sweep_.empty() && now >= next_sweep_ && !horizon_.Holds(now)) StartSweep();
-  if (!sweep_.empty()) {
+  if (!sweep_.under_way && now >= next_sweep_ && !horizon_.Holds(now)) StartSweep();
+  if (sweep_.under_way) {
     // The clock is read only while a sweep is under way: this runs after every message.
     if (const auto wall = std::chrono::steady_clock::now(); sweep_pacer_.MayRun(wall)) {
       ContinueSweep(now, wall);
@@ -298,7 +298,7 @@ void CertguardPlugin::OnTick() {
         reload_cost_.longest_tick_wall_ns,
         static_cast<int64_t>(
             std::chrono::nanoseconds(std::chrono::steady_clock::now() - tick_began_wall).count()));
-    if (sweep_.empty()) {
+    if (!sweep_.under_way) {
       reload_cost_.active = false;
       mosquitto_log_printf(MOSQ_LOG_NOTICE,
                            "certguard: generation %llu re-checked %zu clients in %.2f ms of the "
@@ -323,13 +323,8 @@ void CertguardPlugin::OnTick() {
 }
 
 void CertguardPlugin::StartSweep() {
-  sweep_.clear();
-  sweep_.reserve(clients_.size());
-  for (const auto& [client_id, state] : clients_.all()) {
-    if (!state.refused) sweep_.push_back(client_id);
-  }
+  sweep_ = clients_.BeginWalk();
   horizon_.BeginPass();
-  if (sweep_.empty()) horizon_.FinishPass();  // nothing to visit: ContinueSweep will not run
   next_sweep_ = std::time(nullptr) + kRecheckIntervalSeconds;
 }
 
@@ -337,44 +332,45 @@ void CertguardPlugin::ContinueSweep(int64_t now, std::chrono::steady_clock::time
   const auto deadline = sweep_pacer_.Deadline(start);
   size_t visited = 0;
   bool costly = false;
-  while (!sweep_.empty()) {
-    // Reading the clock costs more than skipping a client whose answer cannot have changed: look
-    // at it every few clients. A rebind or a re-check costs a hundred times more (parsing the
+  const auto visit = [&](const std::string& client_id, ClientState& state) {
+    ++visited;
+    if (state.refused || state.ended) return;
+    if (state.session.snapshot != snapshot_) {
+      Rebind(client_id, state, now);
+      costly = true;
+      return;  // a rebind re-checks revocation and dates too
+    }
+    if (now >= state.not_before && now <= state.valid_until) {
+      horizon_.Narrow(state.not_before, state.valid_until);
+      return;
+    }
+    costly = true;
+    const auto certificate = InfoOf(state.certificate.get());
+    if (!certificate) {
+      Refuse(client_id, state,
+             Decision::Deny(Reason::kCertificateRefused, certificate.error().message));
+      return;
+    }
+    const Decision still = snapshot_->CheckStillValid(*certificate, state.session.device_id, now);
+    if (!still.allowed) {
+      Refuse(client_id, state, still);
+      return;
+    }
+    WarnOnce(still.detail);
+    SetValidity(state, *certificate, now);
+  };
+  while (clients_.VisitNextBucket(sweep_, visit)) {
+    // Reading the clock costs more than skipping clients whose answer cannot have changed: look
+    // at it every few dozen. A rebind or a re-check costs a hundred times more (parsing the
     // certificate, and with require_issuer verifying its signature): look after each, or 32 of
     // them hold up delivery for 3-4 ms (bench/reload_stall_bench).
-    if (std::exchange(costly, false) || ++visited % 32 == 0) {
+    if (std::exchange(costly, false) || visited >= 32) {
+      visited = 0;
       if (const auto at = std::chrono::steady_clock::now(); at > deadline) {
         sweep_pacer_.SliceEnded(start, at);
         return;
       }
     }
-    const std::string client_id = std::move(sweep_.back());
-    sweep_.pop_back();
-    ClientState* state = clients_.Find(client_id);
-    if (state == nullptr || state->refused || state->ended) continue;
-    if (state->session.snapshot != snapshot_) {
-      Rebind(client_id, *state, now);
-      costly = true;
-      continue;  // a rebind re-checks revocation and dates too
-    }
-    if (now >= state->not_before && now <= state->valid_until) {
-      horizon_.Narrow(state->not_before, state->valid_until);
-      continue;
-    }
-    costly = true;
-    const auto certificate = InfoOf(state->certificate.get());
-    if (!certificate) {
-      Refuse(client_id, *state,
-             Decision::Deny(Reason::kCertificateRefused, certificate.error().message));
-      continue;
-    }
-    const Decision still = snapshot_->CheckStillValid(*certificate, state->session.device_id, now);
-    if (!still.allowed) {
-      Refuse(client_id, *state, still);
-      continue;
-    }
-    WarnOnce(still.detail);
-    SetValidity(*state, *certificate, now);
   }
   horizon_.FinishPass();
   sweep_pacer_.SweepFinished();

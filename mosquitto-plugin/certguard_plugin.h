@@ -54,9 +54,9 @@ class CertguardPlugin {
   bool Rebind(const std::string& client_id, ClientState& state, int64_t now);
   // Keeps the subscriptions `state` was granted that its session, under snapshot_, still allows.
   void ReproveGrants(ClientState& state);
-  // Starts a sweep over every known client (a copy of their ids, so the registry may change
-  // while it runs): after a snapshot swap, and at most once a second while horizon_ does not
-  // hold.
+  // Starts a sweep over every known client (a walk over the registry's buckets, which clients
+  // may join and leave between its steps): after a snapshot swap, and at most once a second
+  // while horizon_ does not hold.
   void StartSweep();
   // Works through the sweep from `start` for at most kSweepBudget, so no tick holds up message
   // delivery for long (and sweep_pacer_ then makes it rest): each client is rebound to the
@@ -83,7 +83,7 @@ class CertguardPlugin {
   ClientRegistry clients_;
   std::vector<std::string> to_kick_;
   std::vector<std::string> to_forget_;  // client ids whose state ended; see ClientState::ended
-  std::vector<std::string> sweep_;      // client ids still to visit in the current sweep
+  ClientRegistry::Walk sweep_;          // the sweep under way, if any
   int64_t next_sweep_ = 0;
   RecheckHorizon horizon_;        // while it holds, a sweep would only skip every client
   SweepPacer sweep_pacer_;        // when the sweep under way may next use the broker's thread

@@ -95,8 +95,37 @@ class ClientRegistry {
       clients_.erase(it);
     }
   }
-  const Map& all() const { return clients_; }
   size_t size() const { return clients_.size(); }
+
+  // Where a walk over every client, paused between the broker's ticks, stands: a bucket of the
+  // map rather than a copy of every id, which took the broker's thread 6 ms in one tick at
+  // 100,000 clients.
+  struct Walk {
+    size_t bucket = 0;
+    size_t bucket_count = 0;  // the map's when the walk began at bucket 0
+    bool under_way = false;
+  };
+  Walk BeginWalk() const { return {0, clients_.bucket_count(), true}; }
+
+  // Calls visit(id, state) for every client in the walk's next bucket and returns true; returns
+  // false, and ends the walk, once every bucket has been visited. When the map has grown (and
+  // rehashed) since the walk began, the walk begins again, so every client present all along is
+  // visited at least once; a client added meanwhile may or may not be. `visit` must not add or
+  // erase clients: calls that do happen between steps.
+  template <typename Visit>
+  bool VisitNextBucket(Walk& walk, Visit&& visit) {
+    if (!walk.under_way) return false;
+    if (walk.bucket_count != clients_.bucket_count()) walk = BeginWalk();
+    if (walk.bucket == walk.bucket_count) {
+      walk.under_way = false;
+      return false;
+    }
+    for (auto it = clients_.begin(walk.bucket); it != clients_.end(walk.bucket); ++it) {
+      visit(it->first, it->second);
+    }
+    ++walk.bucket;
+    return true;
+  }
 
  private:
   void Unindex(Map::value_type& entry) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace certguard::mosquitto_plugin {
 namespace {
 
@@ -86,6 +89,79 @@ TEST(ClientRegistry, ErasingAStaleStateKeepsTheAddressOfItsSuccessor) {
   registry.Erase("dev-2");
   EXPECT_EQ(registry.Find(c[0], "dev-2"), nullptr);
   EXPECT_EQ(registry.size(), 0u);
+}
+
+// The sweep's walk, a bucket at a time between the broker's ticks.
+
+ClientState Offline(std::string device_id) { return Connected(nullptr, std::move(device_id)); }
+
+std::string Id(int i) { return "dev-" + std::to_string(i); }
+
+// Steps `walk` `steps` times (or to its end), counting visits by id.
+void Step(ClientRegistry& registry, ClientRegistry::Walk& walk, int steps,
+          std::map<std::string, int>& visits) {
+  for (int i = 0; i < steps; ++i) {
+    if (!registry.VisitNextBucket(walk,
+                                  [&](const std::string& id, ClientState&) { ++visits[id]; })) {
+      return;
+    }
+  }
+}
+
+TEST(ClientRegistryWalk, VisitsEveryClientOnceAndThenEnds) {
+  ClientRegistry registry;
+  for (int i = 0; i < 1000; ++i) registry.Put(Id(i), Offline(Id(i)));
+  ClientRegistry::Walk walk = registry.BeginWalk();
+  std::map<std::string, int> visits;
+  Step(registry, walk, 1 << 30, visits);
+  EXPECT_FALSE(walk.under_way);
+  ASSERT_EQ(visits.size(), 1000u);
+  for (const auto& [id, count] : visits) EXPECT_EQ(count, 1) << id;
+  EXPECT_FALSE(registry.VisitNextBucket(walk, [](const std::string&, ClientState&) {}));
+}
+
+TEST(ClientRegistryWalk, AnEmptyRegistryEndsTheWalkAtOnce) {
+  ClientRegistry registry;
+  ClientRegistry::Walk walk = registry.BeginWalk();
+  std::map<std::string, int> visits;
+  Step(registry, walk, 1 << 30, visits);
+  EXPECT_FALSE(walk.under_way);
+  EXPECT_TRUE(visits.empty());
+  EXPECT_FALSE(ClientRegistry::Walk().under_way);
+}
+
+// Clients connecting between steps grow the map past its buckets: the walk must still reach
+// every client that was there all along (a missed one would keep a revoked device connected).
+TEST(ClientRegistryWalk, ReachesEveryOriginalClientWhenTheMapRehashesMidWalk) {
+  ClientRegistry registry;
+  for (int i = 0; i < 100; ++i) registry.Put(Id(i), Offline(Id(i)));
+  ClientRegistry::Walk walk = registry.BeginWalk();
+  const size_t buckets_before = walk.bucket_count;
+  std::map<std::string, int> visits;
+  Step(registry, walk, static_cast<int>(buckets_before / 2), visits);
+  ASSERT_TRUE(walk.under_way);
+  for (int i = 100; i < 5000; ++i) registry.Put(Id(i), Offline(Id(i)));
+  Step(registry, walk, 1 << 30, visits);
+  EXPECT_FALSE(walk.under_way);
+  EXPECT_GT(walk.bucket_count, buckets_before);  // the map did rehash
+  for (int i = 0; i < 100; ++i) EXPECT_GE(visits[Id(i)], 1) << Id(i);
+}
+
+TEST(ClientRegistryWalk, ClientsErasedBetweenStepsAreNotVisitedAndTheRestAre) {
+  ClientRegistry registry;
+  for (int i = 0; i < 1000; ++i) registry.Put(Id(i), Offline(Id(i)));
+  ClientRegistry::Walk walk = registry.BeginWalk();
+  std::map<std::string, int> visits;
+  Step(registry, walk, 10, visits);
+  for (int i = 0; i < 1000; i += 2) {
+    if (!visits.contains(Id(i))) registry.Erase(Id(i));
+  }
+  std::map<std::string, int> later;
+  Step(registry, walk, 1 << 30, later);
+  for (int i = 0; i < 1000; ++i) {
+    const bool erased = i % 2 == 0 && !visits.contains(Id(i));
+    EXPECT_EQ(later.contains(Id(i)), !erased && !visits.contains(Id(i))) << Id(i);
+  }
 }
 
 }  // namespace
