@@ -224,8 +224,7 @@ Result<CrlSet> CrlSet::Load(const std::vector<std::string>& paths,
           entry.revoked_serials.Reserve(static_cast<size_t>(count),
                                         std::min<size_t>(serial.size(), 41));
         }
-        if (entry.revoked_serials.size() >= RevokedSerials::kMaxSerials ||
-            entry.revoked_serials.bytes() + serial.size() > RevokedSerials::kMaxBytes) {
+        if (!entry.revoked_serials.HasRoomFor(serial)) {
           return Error{display + ": the CRLs issued by " + issuer +
                        " list more serials than certguard can hold"};
         }

@@ -39,16 +39,21 @@ std::string_view RevokedSerials::SerialAt(uint32_t index) const {
   return std::string_view(bytes_).substr(begin, ends_[index] - begin);
 }
 
+size_t RevokedSerials::FindSlot(std::string_view serial, uint32_t hash) const {
+  const size_t mask = slots_.size() - 1;
+  size_t at = hash & mask;
+  while (slots_[at] != 0 &&
+         !(HashIn(slots_[at]) == hash && SameBytes(SerialAt(IndexIn(slots_[at])), serial))) {
+    at = (at + 1) & mask;
+  }
+  return at;
+}
+
 bool RevokedSerials::Insert(std::string_view serial) {
   if (SlotsFor(ends_.size() + 1) > slots_.size()) Rehash(SlotsFor(ends_.size() + 1));
   const uint32_t hash = HashOf(serial);
-  const size_t mask = slots_.size() - 1;
-  size_t at = hash & mask;
-  for (; slots_[at] != 0; at = (at + 1) & mask) {
-    if (HashIn(slots_[at]) == hash && SameBytes(SerialAt(IndexIn(slots_[at])), serial)) {
-      return false;
-    }
-  }
+  const size_t at = FindSlot(serial, hash);
+  if (slots_[at] != 0) return false;
   bytes_.append(serial);
   ends_.push_back(static_cast<uint32_t>(bytes_.size()));
   slots_[at] = SlotOf(hash, static_cast<uint32_t>(ends_.size() - 1));
@@ -56,15 +61,7 @@ bool RevokedSerials::Insert(std::string_view serial) {
 }
 
 bool RevokedSerials::contains(std::string_view serial) const {
-  if (slots_.empty()) return false;
-  const uint32_t hash = HashOf(serial);
-  const size_t mask = slots_.size() - 1;
-  for (size_t at = hash & mask; slots_[at] != 0; at = (at + 1) & mask) {
-    if (HashIn(slots_[at]) == hash && SameBytes(SerialAt(IndexIn(slots_[at])), serial)) {
-      return true;
-    }
-  }
-  return false;
+  return !slots_.empty() && slots_[FindSlot(serial, HashOf(serial))] != 0;
 }
 
 void RevokedSerials::Rehash(size_t slot_count) {

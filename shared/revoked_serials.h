@@ -20,21 +20,28 @@ class RevokedSerials {
   // Room for `count` serials of about `bytes_each` bytes without growing.
   void Reserve(size_t count, size_t bytes_each);
 
-  // Adds `serial`; false when it is already listed. The caller keeps the totals within
-  // `kMaxSerials` and `kMaxBytes` (CrlSet::Load refuses a CRL that would pass them).
+  // Whether `serial` can still be added. Offsets are 32-bit and a slot's position comes from
+  // 32 bits of hash: 4 GiB of serials, 2^31 of them, far beyond any CRL a broker could read
+  // (CrlSet::Load refuses a CRL that would pass them).
+  bool HasRoomFor(std::string_view serial) const {
+    return size() < kMaxSerials && bytes_.size() + serial.size() <= kMaxBytes;
+  }
+
+  // Adds `serial`, for which there is room (HasRoomFor); false when it is already listed.
   bool Insert(std::string_view serial);
 
   bool contains(std::string_view serial) const;
   size_t size() const { return ends_.size(); }
   size_t bytes() const { return bytes_.size(); }
 
-  // Offsets are 32-bit and a slot's position comes from 32 bits of hash: 4 GiB of serials, 2^31
-  // of them, far beyond any CRL a broker could read.
+ private:
   static constexpr size_t kMaxSerials = size_t{1} << 31;
   static constexpr size_t kMaxBytes = UINT32_MAX;
 
- private:
   std::string_view SerialAt(uint32_t index) const;
+  // The slot that holds `serial` (hashed to `hash`), or else the empty slot where its probe
+  // ends. The table must have slots.
+  size_t FindSlot(std::string_view serial, uint32_t hash) const;
   void Rehash(size_t slot_count);
 
   std::string bytes_;           // every serial, back to back
