@@ -18,7 +18,6 @@
 // Usage: exhook_bench [--rounds N] [--calls N] [--concurrency N] [--paced-seconds S]
 //                     [--share-cpus 1] [--threads N (both servers' worker threads, default 2)]
 #include <openssl/evp.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,14 +58,6 @@ std::string ReadFile(const std::string& path) {
   return out.str();
 }
 
-// Confines the calling thread, and the threads and processes it starts from now on, to `cpus`.
-bool PinTo(const std::vector<int>& cpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int cpu : cpus) CPU_SET(cpu, &set);
-  return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
 // A server process, stopped (SIGTERM, then SIGKILL) and reaped by its destructor.
 class ServerProcess {
  public:
@@ -87,7 +78,7 @@ class ServerProcess {
     pid_ = ::fork();
     if (pid_ < 0) Fail("fork failed");
     if (pid_ == 0) {
-      if (!cpus_.empty() && !PinTo(cpus_)) ::_exit(126);
+      if (!cpus_.empty() && !PinThisThreadTo(cpus_)) ::_exit(126);
       std::FILE* out = std::freopen(output.c_str(), "w", stderr);
       if (out != nullptr) ::dup2(STDERR_FILENO, STDOUT_FILENO);
       ::execv(args[0], args.data());
@@ -361,7 +352,8 @@ int main(int argc, char** argv) {
   certguard.Start();
   null_server.Start();
   // This thread and every thread it starts from here on (gRPC's included) stay off the servers'.
-  if (!server_cpus.empty() && !PinTo(client_cpus)) Fail("cannot pin the client to its CPUs");
+  if (!server_cpus.empty() && !PinThisThreadTo(client_cpus))
+    Fail("cannot pin the client to its CPUs");
   std::printf("machine probe on %d CPUs (%s)\n", probe.cpus(),
               probe.realtime() ? "SCHED_FIFO, pinned" : "not all pinned at SCHED_FIFO: refused");
   Pool certguard_pool(certguard.address());

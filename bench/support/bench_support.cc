@@ -303,4 +303,11 @@ std::vector<int> AllowedCpus() {
   return cpus;
 }
 
+bool PinThisThreadTo(const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : cpus) CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
 }  // namespace certguard::bench

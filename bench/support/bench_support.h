@@ -135,4 +135,7 @@ int ApplyBenchPriority();
 // The CPUs this process may run on (its affinity), in order; empty when it cannot be read.
 std::vector<int> AllowedCpus();
 
+// Confines the calling thread, and the threads and processes it starts from now on, to `cpus`.
+bool PinThisThreadTo(const std::vector<int>& cpus);
+
 }  // namespace certguard::bench

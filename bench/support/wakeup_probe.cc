@@ -1,6 +1,5 @@
 #include "bench/support/wakeup_probe.h"
 
-#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -33,13 +32,7 @@ WakeupProbe::~WakeupProbe() {
 }
 
 void WakeupProbe::Run(int cpu) {
-  bool pinned = false;
-  if (cpu >= 0) {
-    cpu_set_t only;
-    CPU_ZERO(&only);
-    CPU_SET(cpu, &only);
-    pinned = ::pthread_setaffinity_np(::pthread_self(), sizeof only, &only) == 0;
-  }
+  const bool pinned = cpu >= 0 && PinThisThreadTo({cpu});
   sched_param param{};
   param.sched_priority = 50;
   if (pinned && ::sched_setscheduler(0, SCHED_FIFO, &param) == 0) ++realtime_threads_;
